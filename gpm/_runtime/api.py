@@ -1,0 +1,144 @@
+"""The runtime surface behind ``gpm``: run, go, gosched, sleep, current, ...
+
+Public modules (gpm/__init__.py, sync, context, net, _time) call only these
+functions and the Sudog/sema/timer primitives.
+"""
+
+import math
+import sys
+import threading
+import time
+
+from greenlet import getcurrent
+
+from . import sched as _s
+from .debugflags import default_procs
+from .g import G, Gstatus, WaitReason, WorkerGreenlet
+from .timers import RTimer, modtimer
+
+__all__ = ["run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
+
+_bg_lock = threading.Lock()
+
+
+def _check_procs(procs):
+    if procs is None:
+        return default_procs()
+    if isinstance(procs, bool) or not isinstance(procs, int):
+        raise TypeError(f"gpm.run: procs must be an int, got {type(procs).__name__}")
+    if procs < 1:
+        raise ValueError(f"gpm.run: procs must be >= 1, got {procs}")
+    return procs
+
+
+def _created_at(depth):
+    f = sys._getframe(depth)
+    return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
+
+
+def run(main, *args, procs=None, **kwargs):
+    """Run ``main(*args, **kwargs)`` as goroutine 1 on ``procs`` Ps; return its result."""
+    if type(getcurrent()) is WorkerGreenlet:
+        raise RuntimeError("gpm.run called from inside a goroutine")
+    if not callable(main):
+        raise TypeError(f"gpm.run: main must be callable, got {type(main).__name__}")
+    procs = _check_procs(procs)
+    sched = _s.start_runtime(procs)
+    interrupted = None
+    try:
+        gp = sched.newproc(main, args, kwargs, _created_at(2))
+        gp.is_main = True
+        sched.start()
+        done = sched.done
+        while not done.acquire(True, 0.05):
+            pass
+    except BaseException as e:          # KeyboardInterrupt and friends: stop promptly, re-raise
+        interrupted = e
+    finally:
+        sched.stop()
+        sched.join_threads()
+        _s.release_runtime(sched)
+    if interrupted is not None:
+        raise interrupted
+    if sched.panic_exc is not None:
+        raise sched.panic_exc
+    return sched.main_result
+
+
+def ensure_runtime():
+    """The running Sched, starting the background runtime if none runs."""
+    sched = _s._current
+    if sched is not None:
+        return sched
+    with _bg_lock:
+        sched = _s._current
+        if sched is None:
+            sched = _s.start_runtime(default_procs(), background=True)
+            sched.start()
+    return sched
+
+
+def go(fn, *args, **kwargs):
+    """Spawn a goroutine running fn(*args, **kwargs); return its Goroutine handle."""
+    if not callable(fn):
+        raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
+    gr = getcurrent()
+    gp = getattr(gr, "gp", None)
+    sched = gp.sched if gp is not None else (_s._current or ensure_runtime())
+    return sched.newproc(fn, args, kwargs, _created_at(2))
+
+
+gosched = _s.gosched
+
+
+def _sleep_fire(gp, now):
+    _s.goready(gp)
+
+
+def sleep(seconds):
+    """Park the goroutine for at least ``seconds`` (a timer, not an OS sleep)."""
+    try:
+        d = float(seconds)
+    except (TypeError, ValueError):
+        raise TypeError(f"gpm.sleep: seconds must be a number, got {type(seconds).__name__}") from None
+    if math.isnan(d):
+        raise ValueError("gpm.sleep: seconds is NaN")
+    gr = getcurrent()
+    gp = getattr(gr, "gp", None)
+    if gp is None:
+        time.sleep(max(d, 0.0))        # a plain thread blocks (API.md: plain threads block)
+        return
+    if d <= 0:
+        _s.gosched()
+        return
+    t = gp.sleep_timer
+    if t is None:
+        t = gp.sleep_timer = RTimer(_sleep_fire, gp)
+    pp = gr.pp
+    modtimer(t, _s.nanotime() + d, 0.0, pp, pp)
+    _s.gopark(None, WaitReason.SLEEP)
+
+
+def current():
+    """The running Goroutine, or None on a plain thread."""
+    return getattr(getcurrent(), "gp", None)
+
+
+def _sched_or_error(name):
+    sched = _s._current
+    if sched is None:
+        raise RuntimeError(f"gpm.{name}: no runtime is running")
+    return sched
+
+
+def gomaxprocs() -> int:
+    """Number of Ps of the running runtime."""
+    return _sched_or_error("gomaxprocs").procs
+
+
+def num_goroutine() -> int:
+    """Goroutines that exist (not finished)."""
+    sched = _s._current
+    if sched is None:
+        return 0
+    return len(sched.allgs)

@@ -1,0 +1,157 @@
+"""G: a goroutine, its states and wait reasons.
+
+A G is *free* from ``newproc`` until it first runs: it has no greenlet and may
+sit in any P's queue or in the global queue, and thieves may move it.  On its
+first ``execute`` it gets a worker greenlet of the M that runs it and becomes
+*pinned*: ``gp.pp`` is its home P for life (a started greenlet cannot change
+threads; P_i is driven by M_i).  ``gp.pp is None`` <=> free.
+
+Worker greenlets are reused: when a goroutine's function returns, its worker
+goes back to its M's free list and later runs the next fresh G on that M (Go's
+gfree list; creating a greenlet costs ~12 us here, a switch ~0.6 us).
+
+Field guards:
+  goid fn args kwargs parent created   set once in newproc, read-only after
+  pp                                   set once by the executing M (free -> pinned)
+  status waitreason waitsince          written by the G's own M or by the single
+                                       waker that readies it (the Sudog protocol
+                                       guarantees one waker); read racily by stats
+  gr                                   owner M only
+  result exc _done joiners             guarded by ``sched.allglock``
+"""
+
+import greenlet
+
+
+__all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet"]
+
+
+class Gstatus:
+    """G states, numbered as Go's runtime2.go."""
+    IDLE = 0        # created, never ran (a free G)
+    RUNNABLE = 1    # in a run queue
+    RUNNING = 2     # on an M
+    SYSCALL = 3     # parked in gpm.syscall
+    WAITING = 4     # parked (gopark) with a wait reason
+    DEAD = 6        # finished
+
+    NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead"}
+
+
+class WaitReason:
+    """Wait reasons; the text matches Go's where Go has one.  Never reuse one."""
+    CHAN_RECEIVE = "chan receive"
+    CHAN_SEND = "chan send"
+    CHAN_RECEIVE_NIL = "chan receive (nil chan)"
+    CHAN_SEND_NIL = "chan send (nil chan)"
+    SELECT = "select"
+    SELECT_NO_CASES = "select (no cases)"
+    SLEEP = "sleep"
+    IO_WAIT = "IO wait"
+    SEMACQUIRE = "semacquire"
+    MUTEX_LOCK = "sync.Mutex.Lock"
+    RWMUTEX_RLOCK = "sync.RWMutex.RLock"
+    RWMUTEX_LOCK = "sync.RWMutex.Lock"
+    WAITGROUP_WAIT = "sync.WaitGroup.Wait"
+    COND_WAIT = "sync.Cond.Wait"
+    JOIN = "goroutine join"
+    SYSCALL = "syscall"
+
+
+class WorkerGreenlet(greenlet.greenlet):
+    """A greenlet of one M that runs goroutines one after another (see module doc)."""
+    __slots__ = ("gp", "pp")
+
+
+class G0Greenlet(greenlet.greenlet):
+    """The scheduler greenlet of an M (Go's g0)."""
+    __slots__ = ("pp",)
+
+
+class G:
+    """A goroutine.  Exposed to users as ``gpm.Goroutine`` (id, done, join)."""
+
+    __slots__ = (
+        "goid", "fn", "args", "kwargs", "parent", "created",
+        "pp", "gr", "status", "waitreason", "waitsince",
+        "result", "exc", "_done", "joiners",
+        "sched", "is_main", "param", "sleep_timer", "__weakref__",
+    )
+
+    def __init__(self, sched, goid, fn, args, kwargs, parent=0, created=None):
+        self.sched = sched
+        self.goid = goid
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.parent = parent          # goid of the creator (0: a plain thread)
+        self.created = created        # (filename, lineno, funcname) of the go() call
+        self.pp = None                # home P once pinned
+        self.gr = None                # worker greenlet once running
+        self.status = Gstatus.RUNNABLE
+        self.waitreason = None
+        self.waitsince = 0.0
+        self.result = None
+        self.exc = None
+        self._done = False
+        self.joiners = None           # Sudogs waiting in join() (list, made on first join)
+        self.is_main = False
+        self.param = None             # value handed over by a waker (owned by the parked G)
+        self.sleep_timer = None       # reused by gpm.sleep
+
+    # -- public handle (gpm.Goroutine) ------------------------------------
+
+    @property
+    def id(self) -> int:
+        return self.goid
+
+    def done(self) -> bool:
+        """True once the goroutine's function has returned or raised."""
+        return self._done
+
+    def join(self, timeout=None):
+        """Wait for the goroutine to finish and return its result.
+
+        Works from a goroutine (parks it) or a plain thread (blocks it).
+        Raises TimeoutError if ``timeout`` seconds pass first.  If the
+        goroutine raised, its exception is raised here too (the run is
+        aborted by it regardless: joining does not catch a panic).
+        """
+        if not self._done:
+            if timeout is not None:
+                timeout = float(timeout)
+                if timeout != timeout:
+                    raise ValueError("join: timeout is NaN")
+            lock = self.sched.allglock
+            lock.acquire()
+            if not self._done:
+                sg = _Sudog.current(self.sched)
+                if sg.g is self:
+                    lock.release()
+                    raise RuntimeError(f"goroutine {self.goid} cannot join itself")
+                if self.joiners is None:
+                    self.joiners = []
+                self.joiners.append(sg)
+                if not sg.block(lock, WaitReason.JOIN, timeout, self._join_cancel):
+                    raise TimeoutError(f"join: goroutine {self.goid} still running after {timeout}s")
+            else:
+                lock.release()
+        if self.exc is not None:
+            raise self.exc
+        return self.result
+
+    def _join_cancel(self, sg) -> bool:
+        """Timeout path of join: remove ``sg`` if no waker took it yet."""
+        with self.sched.allglock:
+            try:
+                self.joiners.remove(sg)
+            except (ValueError, AttributeError):
+                return False
+            return True
+
+    def __repr__(self):
+        fn = getattr(self.fn, "__qualname__", None) or repr(self.fn)
+        return f"<Goroutine {self.goid} {Gstatus.NAMES.get(self.status, self.status)} {fn}>"
+
+
+from .sudog import Sudog as _Sudog   # noqa: E402  (sudog imports this module)

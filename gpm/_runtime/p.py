@@ -1,0 +1,277 @@
+"""P and its run queue.
+
+RunQueue invariants (all fields guarded by ``lock``; the lock is a leaf):
+  * the local queue is, in FIFO order: the ring ``buf[head:tail]`` (mod cap),
+    then ``overflow``;
+  * ``overflow`` holds only pinned Gs, and is non-empty only while the ring is
+    full (Go sends every overflow to the global queue; pinned Gs cannot go
+    there, since no other M may run them);
+  * ``nfree`` counts the free Gs in the ring; ``runnext`` is not counted;
+  * only the owner P puts into ``runnext``; a thief may take a free G out of
+    it (Go: other Ps may only clear it).
+
+Who may call what: ``put``, ``get`` and ``put_batch`` are the owner P's, except
+that any thread may ``put(gp, next=False)`` a pinned G to forward it home;
+``grab`` is any P's (a thief).  Each call takes the lock once.
+
+Capacity is a parameter so property tests can use 4 and hit overflow and
+wrap-around in every run (tokio does the same under loom).
+"""
+
+import collections
+import random
+
+from .locks import new_lock, Note
+
+__all__ = ["RunQueue", "P", "RUNQ_SIZE", "Pstatus"]
+
+RUNQ_SIZE = 256          # Go's per-P ring size (runtime2.go p.runq)
+
+
+class RunQueue:
+    __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree")
+
+    def __init__(self, capacity=RUNQ_SIZE):
+        self.lock = new_lock()
+        self.cap = capacity
+        self.buf = [None] * capacity
+        self.head = 0                 # index of the oldest G (monotonic; slot = head % cap)
+        self.tail = 0                 # index one past the newest G
+        self.runnext = None           # G to run next, inheriting the time slice
+        self.overflow = collections.deque()   # pinned Gs beyond a full ring
+        self.nfree = 0                # free Gs in the ring (a thief's hint)
+
+    def __len__(self):
+        """Gs in the ring and overflow (runnext not counted, as Go's schedtrace)."""
+        return self.tail - self.head + len(self.overflow)
+
+    def empty(self) -> bool:
+        """runqempty: no G in runnext, ring or overflow (racy unless lock held)."""
+        return self.runnext is None and self.tail == self.head
+
+    def put(self, gp, next=False):
+        """runqput: put ``gp`` on the queue; with ``next``, into runnext.
+
+        Returns None, or a list of free Gs that overflowed and must go to the
+        global queue in one batch (the caller does that; no lock nesting).
+        """
+        with self.lock:
+            if next:
+                old = self.runnext
+                self.runnext = gp
+                if old is None:
+                    return None
+                gp = old
+            if self.tail - self.head < self.cap and not self.overflow:
+                self.buf[self.tail % self.cap] = gp
+                self.tail += 1
+                if gp.pp is None:
+                    self.nfree += 1
+                return None
+            return self._putslow(gp)
+
+    def _putslow(self, gp):
+        """runqputslow: the ring is full.  Requires lock held.
+
+        Moves the free Gs of the oldest half of the ring, plus ``gp`` if it is
+        free, into a batch for the global queue (Go moves half + the new G).
+        Pinned Gs keep their order; a pinned ``gp`` goes to the tail.
+        """
+        cap, buf = self.cap, self.buf
+        half = (self.tail - self.head) // 2
+        batch = []
+        keep = []
+        for i in range(self.head, self.head + half):
+            g = buf[i % cap]
+            buf[i % cap] = None
+            if g.pp is None:
+                batch.append(g)
+            else:
+                keep.append(g)
+        self.nfree -= len(batch)
+        # Re-pack: kept pinned Gs (oldest) then the untouched newer half.
+        rest = [buf[i % cap] for i in range(self.head + half, self.tail)]
+        self._reset(keep + rest)
+        if gp.pp is None:
+            batch.append(gp)
+        else:
+            self._append(gp)
+        return batch
+
+    def _reset(self, gs):
+        """Refill the ring with ``gs`` (oldest first) followed by the old overflow.
+
+        Requires lock.  Whatever does not fit stays in overflow; it is always
+        pinned, because ``gs`` never holds more than ``cap`` Gs and the old
+        overflow holds only pinned ones.
+        """
+        cap = self.cap
+        buf = self.buf
+        if self.overflow:
+            gs = gs + list(self.overflow)
+            self.overflow.clear()
+        n = min(len(gs), cap)
+        buf[:n] = gs[:n]
+        for i in range(n, cap):
+            buf[i] = None
+        self.head = 0
+        self.tail = n
+        if len(gs) > n:
+            self.overflow.extend(gs[n:])
+        self.nfree = sum(1 for g in buf[:n] if g.pp is None)
+
+    def _append(self, gp):
+        """Append at the logical tail (ring, else overflow). Requires lock."""
+        if self.tail - self.head < self.cap and not self.overflow:
+            self.buf[self.tail % self.cap] = gp
+            self.tail += 1
+            if gp.pp is None:
+                self.nfree += 1
+        else:
+            if gp.pp is None:
+                raise AssertionError("free G sent to a P's overflow")
+            self.overflow.append(gp)
+
+    def put_batch(self, gs):
+        """runqputbatch: append ``gs`` in order; returns free Gs that did not fit (for global)."""
+        spill = []
+        with self.lock:
+            for gp in gs:
+                if self.tail - self.head < self.cap and not self.overflow:
+                    self.buf[self.tail % self.cap] = gp
+                    self.tail += 1
+                    if gp.pp is None:
+                        self.nfree += 1
+                elif gp.pp is None:
+                    spill.append(gp)
+                else:
+                    self.overflow.append(gp)
+        return spill
+
+    def get(self, runnext_ok=True):
+        """runqget: (gp, inherit) or (None, False).  Owner only.
+
+        runnext first (inherits the time slice) unless ``runnext_ok`` is False
+        (the slice is used up): then runnext moves to the ring tail and the
+        ring head runs, so a ping-pong pair cannot starve the rest of the P.
+        """
+        with self.lock:
+            gp = self.runnext
+            if gp is not None:
+                if runnext_ok or self.tail == self.head:
+                    self.runnext = None
+                    return gp, True
+                self.runnext = None
+                self._append(gp)
+            if self.tail == self.head:
+                return None, False
+            cap = self.cap
+            i = self.head % cap
+            gp = self.buf[i]
+            self.buf[i] = None
+            self.head += 1
+            if gp.pp is None:
+                self.nfree -= 1
+            if self.overflow:
+                ng = self.overflow.popleft()
+                self.buf[self.tail % cap] = ng
+                self.tail += 1
+            return gp, False
+
+    def grab(self, steal_runnext=False):
+        """runqgrab: take half (rounded up) of the free Gs in the ring, oldest first.
+
+        Any P (a thief).  Pinned Gs stay, in order.  If the ring has no free G
+        and ``steal_runnext``, a free runnext is taken instead.  Returns a list.
+        """
+        with self.lock:
+            n = self.nfree
+            if n == 0:
+                gp = self.runnext
+                if steal_runnext and gp is not None and gp.pp is None:
+                    self.runnext = None
+                    return [gp]
+                return []
+            want = n - n // 2
+            cap, buf = self.cap, self.buf
+            taken = []
+            kept = []
+            for i in range(self.head, self.tail):
+                g = buf[i % cap]
+                if len(taken) < want and g.pp is None:
+                    taken.append(g)
+                else:
+                    kept.append(g)
+            self._reset(kept)
+            return taken
+
+    def snapshot(self):
+        """All queued Gs, oldest first, runnext first (for dumps and tests)."""
+        with self.lock:
+            gs = [self.runnext] if self.runnext is not None else []
+            gs.extend(self.buf[i % self.cap] for i in range(self.head, self.tail))
+            gs.extend(self.overflow)
+            return gs
+
+
+class Pstatus:
+    IDLE = 0
+    RUNNING = 1
+    NAMES = {0: "idle", 1: "running"}
+
+
+class P:
+    """A logical processor.
+
+    Field guards:
+      runq                      its own lock (see RunQueue)
+      timers ...                see timers.py (P.timers_lock)
+      parked                    runq.lock: the M is about to sleep / sleeping on ``note``
+      status                    Sched.lock (idle while in Sched.pidle)
+      curg schedtick slice_start check_global counters
+                                owner M only; read racily by stats/sysmon
+    """
+
+    __slots__ = (
+        "id", "sched", "runq", "m", "note", "parked", "status", "curg", "g0",
+        "schedtick", "slice_start", "check_global", "rng", "free_workers",
+        "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
+        "executed", "steals", "stolen", "spawned", "runq_max",
+        "last_sched", "curg_since", "longest_hold", "spinning",
+    )
+
+    def __init__(self, sched, pid, seed=None):
+        self.id = pid
+        self.sched = sched
+        self.runq = RunQueue()
+        self.m = None                 # the M driving this P (P_i <-> M_i)
+        self.note = Note()            # the M sleeps here when idle
+        self.parked = False           # guarded by runq.lock
+        self.status = Pstatus.RUNNING
+        self.curg = None              # G running now (owner writes)
+        self.g0 = None                # the M's scheduler greenlet
+        self.schedtick = 0            # incremented on every non-inherited execute
+        self.slice_start = 0.0        # when the current time slice began
+        self.check_global = False     # a G yielded: look at the global queue next tick
+        self.rng = random.Random(seed)
+        self.free_workers = []        # finished worker greenlets for reuse (owner only)
+        # timers: see timers.py
+        self.timers = []
+        self.timers_lock = new_lock()
+        self.timer0 = float("inf")
+        self.ntimers = 0
+        self.timer_tie = 0
+        self.timers_dead = 0
+        # counters (owner only)
+        self.executed = 0             # Gs switched to (every execute)
+        self.steals = 0               # successful steal operations by this P
+        self.stolen = 0               # Gs this P took by stealing
+        self.spawned = 0              # go() calls made on this P
+        self.runq_max = 0
+        self.last_sched = 0.0         # monotonic time of the last schedule
+        self.curg_since = 0.0         # when curg started its current run
+        self.longest_hold = 0.0       # longest single run of a G on this P (seconds)
+        self.spinning = False         # the M is spinning (guarded by Sched.lock)
+
+    def __repr__(self):
+        return f"<P{self.id} {Pstatus.NAMES[self.status]} runq={len(self.runq)}>"

@@ -1,0 +1,652 @@
+"""Sched (Go's schedt) and the scheduler: schedule, findrunnable, execute,
+gopark, goready, gosched, newproc, wakep, stopm, checkdead.
+
+Shape (docs/ARCHITECTURE.md has the picture): ``procs`` Ps, each driven for
+the runtime's whole life by its own M thread, which runs ``schedule`` on its
+g0 greenlet.  Goroutines are free until first run, then pinned to their P.
+
+Sched fields and their guards:
+  lock          guards runq/runqsize, pidle/npidle, nmspinning, P.status,
+                P.spinning, nsyscall, foreign, stopping-time bookkeeping
+  allglock      guards allgs, goidgen, and each G's result/exc/_done/joiners
+                (one lock for the whole exit, so goexit takes one lock)
+  runq          global run queue: free Gs only (pinned Gs never go global)
+  npidle, nmspinning, runqsize
+                written under ``lock``; read without it as hints on hot paths
+                (wakep's fast path, findrunnable's global check).  A stale
+                read is safe because of the "announce, then recheck" protocol
+                of stopm (Go's "delicate dance", proc.go): an M going idle first
+                joins pidle and stops spinning under ``lock``, then rechecks the
+                global queue and every P's free Gs; a producer first publishes
+                its G, then reads npidle/nmspinning.  One of the two always
+                sees the other.
+  stopping      set once (under ``lock``) when the run ends; read racily by Ms,
+                which are then woken through their notes
+
+Parking an idle M (stopm), step by step:
+  1. under Sched.lock: give up spinning, put the P on pidle;
+  2. recheck the global queue and every other P's free Gs (steal targets);
+  3. under the P's runq lock: if the local queue is empty, set ``parked``;
+     a goready that forwards a G to this P reads ``parked`` under the same
+     lock and wakes the note;
+  4. sleep on the P's note until woken or until the P's earliest timer;
+  5. leave pidle under Sched.lock (wakep may already have taken it off).
+"""
+
+import collections
+import logging
+import sys
+import threading
+import time
+
+from greenlet import getcurrent
+
+from .errors import Deadlock, FatalError
+from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet
+from .locks import new_lock
+from .p import P, Pstatus
+from .timers import check_timers
+
+__all__ = [
+    "Sched", "gopark", "goready", "gosched", "newproc", "current_sched", "start_runtime",
+    "stop_background", "note_foreign_thread", "nanotime", "getg",
+]
+
+log = logging.getLogger("gpm")
+
+nanotime = time.monotonic          # the runtime clock (API.md: time.monotonic)
+
+TIME_SLICE = 0.010                 # Go's forcePreemptNS: runnext stops inheriting after 10 ms
+GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st schedtick
+STEAL_PASSES = 4                   # Go's stealWork tries 4 rounds over all Ps
+MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
+FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
+
+_INF = float("inf")
+
+# The running runtime (at most one at a time).  Guarded by _rt_lock.
+_rt_lock = new_lock()
+_current = None
+
+
+def current_sched():
+    """The running Sched or None (racy read of one reference: atomic)."""
+    return _current
+
+
+def getg():
+    """The running G, or None on a plain thread or a scheduler greenlet."""
+    return getattr(getcurrent(), "gp", None)
+
+
+class Sched:
+    def __init__(self, procs, background=False, debug=None, seed=None):
+        from .debugflags import parse_debug
+        import os
+        self.lock = new_lock()
+        self.allglock = new_lock()
+        self.procs = procs
+        self.background = background          # started by gpm.go outside gpm.run: no main, no checkdead
+        self.debug = debug if debug is not None else parse_debug(os.environ.get("GPM_DEBUG"))
+        self.allp = [P(self, i, None if seed is None else seed + i) for i in range(procs)]
+        self.runq = collections.deque()       # global run queue (free Gs), guarded by lock
+        self.runqsize = 0
+        self.pidle = []                       # idle Ps, guarded by lock
+        self.npidle = 0
+        self.nmspinning = 0
+        self.nsyscall = 0                     # goroutines inside gpm.syscall (guarded by lock)
+        self.netpoll_waiters = 0              # goroutines parked on the netpoller (netpoll owns it)
+        self.netpoll = None                   # netpoll(timeout) -> [G], installed by the netpoller
+        self.foreign = {}                     # plain threads that used gpm objects: ident -> Thread
+        self.allgs = {}                       # goid -> live G (guarded by allglock)
+        self.goidgen = 1
+        self.stopping = False
+        self.start_time = nanotime()
+        self.ms = []                          # M threads
+        self.sysmon = None
+        self.syscall_pool = None
+        # outcome of a gpm.run (guarded by lock; set once)
+        self.done = new_lock()
+        self.done.acquire()
+        self.finished = False
+        self.main_result = None
+        self.panic_exc = None                 # first uncaught goroutine exception / Deadlock / FatalError
+        self.context_switches = 0             # approximate (summed per P at stats time)
+
+    # -- starting and stopping --------------------------------------------
+
+    def start(self):
+        from .m import mstart
+        for pp in self.allp:
+            t = threading.Thread(target=mstart, args=(self, pp), name=f"gpm-M{pp.id}", daemon=True)
+            self.ms.append(t)
+        for t in self.ms:
+            t.start()
+        from .sysmon import start_sysmon
+        start_sysmon(self)
+
+    def stop(self):
+        """Begin shutdown: every M leaves its loop at its next schedule.  Any thread."""
+        with self.lock:
+            self.stopping = True
+        for pp in self.allp:
+            pp.note.wakeup()
+        if self.sysmon is not None:
+            self.sysmon.wake()
+        if self.syscall_pool is not None:
+            self.syscall_pool.shutdown()
+
+    def finish(self, result=None, exc=None):
+        """Record the run's outcome (first one wins) and stop.  Any thread."""
+        with self.lock:
+            if self.finished:
+                return
+            self.finished = True
+            self.main_result = result
+            self.panic_exc = exc
+        self.stop()
+        self.done.release()
+
+    def join_threads(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        me = threading.current_thread()
+        threads = list(self.ms)
+        if self.sysmon is not None and self.sysmon.thread is not None:
+            threads.append(self.sysmon.thread)
+        if self.syscall_pool is not None:
+            threads.extend(self.syscall_pool.threads())
+        for t in threads:
+            if t is me or t.ident is None:
+                continue
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("gpm: thread %s did not stop within %.1fs (a goroutine is blocking it)",
+                            t.name, timeout)
+
+    # -- goroutine creation and exit ---------------------------------------
+
+    def newproc(self, fn, args, kwargs, created=None):
+        """Create a G running fn(*args, **kwargs) and queue it.  Any thread.
+
+        On an M it goes into the current P's runnext (the spawner keeps
+        running, the new G runs next: Go's newproc); from a plain thread it
+        goes to the global queue.  Then wakep, so an idle P can steal it.
+        """
+        cur = getcurrent()
+        pp = getattr(cur, "pp", None)
+        parent = getattr(cur, "gp", None)
+        with self.allglock:
+            goid = self.goidgen
+            self.goidgen = goid + 1
+            gp = G(self, goid, fn, args, kwargs, parent.goid if parent is not None else 0, created)
+            self.allgs[goid] = gp
+        if pp is not None and pp.sched is self:
+            pp.spawned += 1
+            batch = pp.runq.put(gp, True)
+            if batch:
+                self.globrunqputbatch(batch)
+        else:
+            self.globrunqputbatch([gp])
+        if self.npidle and not self.nmspinning:
+            self.wakep()
+        return gp
+
+    def goexit(self, pp, gp, result, exc):
+        """Finish ``gp`` on its M: publish the result, wake joiners, report a panic."""
+        if exc is not None:
+            self.gopanic(gp, exc)
+        lock = self.allglock
+        lock.acquire()
+        gp.result = result
+        gp.exc = exc
+        gp._done = True
+        joiners = gp.joiners
+        gp.joiners = None
+        gp.status = Gstatus.DEAD
+        del self.allgs[gp.goid]
+        lock.release()
+        gp.fn = gp.args = gp.kwargs = None
+        if joiners:
+            for sg in joiners:
+                sg.wake()
+        if gp.is_main and exc is None:
+            self.finish(result)
+
+    def gopanic(self, gp, exc):
+        """An uncaught exception in ``gp``: abort the run (Go's unrecovered panic)."""
+        try:
+            exc.add_note(f"gpm: raised in goroutine {gp.goid} "
+                         f"({getattr(gp.fn, '__qualname__', None) or 'goroutine'})")
+        except Exception:
+            pass
+        if self.background:
+            # No gpm.run to re-raise from: report it as threading.excepthook does
+            # for a thread; join() on the goroutine re-raises it.
+            import traceback
+            print(f"gpm: exception in goroutine {gp.goid}:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            return
+        self.finish(exc=exc)
+
+    # -- run queues --------------------------------------------------------
+
+    def globrunqputbatch(self, gs):
+        """Put free Gs on the global queue.  Any thread."""
+        with self.lock:
+            self.runq.extend(gs)
+            self.runqsize += len(gs)
+
+    def globrunqget(self, pp, maxn):
+        """Take a batch from the global queue for ``pp``; return the first G or None.
+
+        Batch size as Go: min(n, n/procs + 1, half the ring); with maxn 1 just one.
+        """
+        with self.lock:
+            n = self.runqsize
+            if n == 0:
+                return None
+            k = 1 if maxn == 1 else min(n, n // self.procs + 1, pp.runq.cap // 2)
+            q = self.runq
+            batch = [q.popleft() for _ in range(k)]
+            self.runqsize = n - k
+        if k > 1:
+            spill = pp.runq.put_batch(batch[1:])
+            if spill:
+                self.globrunqputbatch(spill)
+        return batch[0]
+
+    # -- waking idle Ps -----------------------------------------------------
+
+    def wakep(self):
+        """Wake an idle P's M as a spinner if nobody spins.  Any thread."""
+        with self.lock:
+            if self.nmspinning or not self.pidle or self.stopping:
+                return
+            pp = self.pidle.pop()
+            self.npidle -= 1
+            pp.status = Pstatus.RUNNING
+            pp.spinning = True
+            self.nmspinning += 1
+        pp.note.wakeup()
+
+    def resetspinning(self, pp):
+        """A spinning M found work: stop spinning and wake another spinner (cascade)."""
+        with self.lock:
+            if pp.spinning:
+                pp.spinning = False
+                self.nmspinning -= 1
+        if self.npidle and not self.nmspinning:
+            self.wakep()
+
+    # -- the scheduler loop (runs on each M's g0) --------------------------
+
+    def schedule(self, pp):
+        """The M's loop: find a runnable G, execute it, repeat until stopping."""
+        runq_get = pp.runq.get
+        findrunnable = self.findrunnable
+        g0 = pp.g0
+        while True:
+            # Fast path: local queue (runnext inherits the slice while it lasts).
+            now = nanotime()
+            pp.last_sched = now
+            if self.stopping:
+                return
+            gp = None
+            if pp.timer0 <= now:
+                check_timers(pp, now)
+            if self.runqsize and (pp.check_global or pp.schedtick % GLOBAL_CHECK_TICKS == 0):
+                gp = self.globrunqget(pp, 1)
+                inherit = False
+            pp.check_global = False
+            if gp is None:
+                gp, inherit = runq_get(now - pp.slice_start < TIME_SLICE)
+                if gp is None:
+                    gp, inherit = findrunnable(pp)
+                    if gp is None:
+                        return
+                    now = nanotime()
+            if pp.spinning:
+                self.resetspinning(pp)
+            # execute
+            if not inherit:
+                pp.schedtick += 1
+                pp.slice_start = now
+            pp.executed += 1
+            pp.curg = gp
+            pp.curg_since = now
+            gp.status = Gstatus.RUNNING
+            gr = gp.gr
+            if gr is None:
+                gp.pp = pp
+                fw = pp.free_workers
+                if fw:
+                    gr = fw.pop()
+                else:
+                    gr = WorkerGreenlet(self.gmain, g0)
+                    gr.pp = pp
+                gr.gp = gp
+                gp.gr = gr
+                gr.switch(gp)
+            else:
+                gr.switch()
+            pp.curg = None
+            held = nanotime() - now
+            if held > pp.longest_hold:
+                pp.longest_hold = held
+
+    def findrunnable(self, pp):
+        """The slow part of Go's findRunnable: global, netpoll, steal, idle.
+
+        Returns (gp, inherit) or (None, False) when the runtime stops.
+        """
+        while True:
+            if self.stopping:
+                return None, False
+            now = nanotime()
+            if pp.timer0 <= now:
+                check_timers(pp, now)
+            gp, inherit = pp.runq.get(True)
+            if gp is not None:
+                return gp, inherit
+            if self.runqsize:
+                gp = self.globrunqget(pp, 0)
+                if gp is not None:
+                    return gp, False
+            netpoll = self.netpoll
+            if netpoll is not None and self.netpoll_waiters:
+                ready = netpoll(0.0)
+                if ready:
+                    self.injectglist(ready)
+                    continue
+            # Steal: only if already spinning or spinners are under half the busy Ps.
+            if pp.spinning or 2 * self.nmspinning < self.procs - self.npidle:
+                if not pp.spinning:
+                    with self.lock:
+                        pp.spinning = True
+                        self.nmspinning += 1
+                gp = self.stealwork(pp)
+                if gp is not None:
+                    return gp, False
+            self.stopm(pp)
+
+    def stealwork(self, pp):
+        """Steal half of a random victim's free Gs (Go's runqsteal), 4 passes."""
+        allp = self.allp
+        n = len(allp)
+        if n == 1:
+            return None
+        rng = pp.rng
+        for attempt in range(STEAL_PASSES):
+            last = attempt == STEAL_PASSES - 1
+            start = rng.randrange(n)
+            for i in range(n):
+                victim = allp[(start + i) % n]
+                if victim is pp:
+                    continue
+                vq = victim.runq
+                # Hint read without the lock; grab() re-checks under it.
+                if vq.nfree == 0 and not (last and vq.runnext is not None):
+                    continue
+                got = vq.grab(steal_runnext=last)
+                if got:
+                    pp.steals += 1
+                    pp.stolen += len(got)
+                    if len(got) > 1:
+                        spill = pp.runq.put_batch(got[1:])
+                        if spill:
+                            self.globrunqputbatch(spill)
+                    return got[0]
+            if self.stopping:
+                return None
+        return None
+
+    def injectglist(self, gs):
+        """Ready a list of Gs (netpoll results): each goes home (pinned) or global (free)."""
+        free = []
+        for gp in gs:
+            if gp.pp is None:
+                free.append(gp)
+            else:
+                goready(gp)
+        if free:
+            self.globrunqputbatch(free)
+            self.wakep()
+
+    def stopm(self, pp):
+        """Idle this P's M until woken (see module doc for the protocol)."""
+        with self.lock:
+            if self.stopping:
+                return
+            if self.runqsize:
+                return
+            if pp.spinning:
+                pp.spinning = False
+                self.nmspinning -= 1
+            pp.status = Pstatus.IDLE
+            self.pidle.append(pp)
+            self.npidle += 1
+        # Recheck after announcing idle (delicate dance).
+        if self.runqsize or self._any_stealable(pp):
+            self._leave_idle(pp)
+            return
+        runq = pp.runq
+        with runq.lock:
+            if not runq.empty():
+                busy = True
+            else:
+                busy = False
+                pp.parked = True
+        if busy:
+            self._leave_idle(pp)
+            return
+        timeout = None
+        t0 = pp.timer0
+        if t0 != _INF:
+            timeout = max(0.0, t0 - nanotime())
+        if timeout is None and self.netpoll is not None and self.netpoll_waiters:
+            # This M becomes the poller owner: block in epoll until an fd or a wake.
+            ready = self.netpoll_block(pp)
+            with runq.lock:
+                pp.parked = False
+            self._leave_idle(pp)
+            if ready:
+                self.injectglist(ready)
+            return
+        if timeout is None and not self.background:
+            verdict = self.checkdead()
+            if verdict == "dead":
+                with runq.lock:
+                    pp.parked = False
+                self._leave_idle(pp)
+                self.finish(exc=Deadlock("all goroutines are asleep - deadlock!"))
+                return
+            if verdict == "foreign":
+                timeout = FOREIGN_RECHECK
+        pp.note.sleep(timeout)
+        with runq.lock:
+            pp.parked = False
+        self._leave_idle(pp)
+
+    def netpoll_block(self, pp):
+        """Hook for the netpoller: block in it until the P's next timer.  Default: none."""
+        return []
+
+    def _any_stealable(self, pp):
+        for p2 in self.allp:
+            if p2 is not pp and p2.runq.nfree:
+                return True
+        return False
+
+    def _leave_idle(self, pp):
+        with self.lock:
+            if pp.status == Pstatus.IDLE:
+                self.pidle.remove(pp)
+                self.npidle -= 1
+                pp.status = Pstatus.RUNNING
+
+    def checkdead(self):
+        """Go's checkdead, run by the last M going idle with no timer to wait for.
+
+        Returns "dead" (nothing can ever run again), "foreign" (only a live
+        plain thread that used gpm objects could still wake a goroutine: check
+        again later) or "alive".  Never a false positive: every source of a
+        future goready is counted.
+        """
+        with self.lock:
+            if self.stopping or self.npidle != self.procs or self.runqsize:
+                return "alive"
+            if self.nsyscall or self.netpoll_waiters:
+                return "alive"
+            for p2 in self.allp:
+                q = p2.runq
+                with q.lock:
+                    if not q.empty() or q.overflow:
+                        return "alive"
+                if p2.ntimers:
+                    return "alive"
+            for ident, th in list(self.foreign.items()):
+                if th.is_alive():
+                    return "foreign"
+                del self.foreign[ident]
+        return "dead"
+
+    # -- goroutine body ------------------------------------------------------
+
+    def gmain(self, gp):
+        """Body of a worker greenlet: run goroutines one after another."""
+        me = getcurrent()
+        pp = me.pp
+        g0 = pp.g0
+        goexit = self.goexit
+        while True:
+            try:
+                result = gp.fn(*gp.args, **gp.kwargs)
+                exc = None
+            except BaseException as e:          # noqa: BLE001 - handed to gopanic, never dropped
+                result = None
+                exc = e
+                if isinstance(e, FatalError):
+                    self.finish(exc=e)
+            goexit(pp, gp, result, exc)
+            me.gp = None
+            gp = result = exc = None
+            if len(pp.free_workers) >= MAX_FREE_WORKERS or self.stopping:
+                return None
+            pp.free_workers.append(me)
+            gp = g0.switch()
+            if gp is None:
+                return None
+
+
+# -- the park/ready/yield primitives --------------------------------------
+
+def gopark(unlock, reason):
+    """Park the running goroutine with ``reason``; release ``unlock`` (if any) first.
+
+    Goroutine only.  Releasing before the switch is safe: a waker can only put
+    the G on its home P's queue, and only this M (busy running the G until the
+    switch) can resume it.
+    """
+    gr = getcurrent()
+    gp = gr.gp
+    gp.waitreason = reason
+    gp.waitsince = nanotime()
+    gp.status = Gstatus.WAITING
+    if unlock is not None:
+        unlock.release()
+    gr.pp.g0.switch()
+
+
+def goready(gp):
+    """Make a parked ``gp`` runnable on its home P.  Any thread.
+
+    On the home P's own M it goes to runnext (Go's locality rule: the woken
+    partner runs next); from anywhere else it goes to the home P's ring tail
+    and the home M is woken if it sleeps.
+    """
+    gp.status = Gstatus.RUNNABLE
+    pp = gp.pp
+    if getattr(getcurrent(), "pp", None) is pp:
+        batch = pp.runq.put(gp, True)
+        if batch:
+            sched = pp.sched
+            sched.globrunqputbatch(batch)
+            sched.wakep()
+        return
+    q = pp.runq
+    with q.lock:
+        q._append(gp)
+        wake = pp.parked
+    if wake:
+        pp.note.wakeup()
+
+
+def gosched():
+    """Yield the P.  The G goes behind the local queue and the P looks at the
+    global queue on its next tick.
+
+    Go puts a yielding G on the global queue, where any M may take it; a
+    pinned G could only be run by its own M, so gpm puts it at its home
+    ring's tail (Go's goyield) and makes that P check the global queue first
+    next time (ANCHORS.md 7.3).  Both keep Go's fairness: the yielding G runs
+    again only after every G queued before it, and global work is not starved.
+    """
+    gr = getcurrent()
+    gp = getattr(gr, "gp", None)
+    if gp is None:
+        time.sleep(0)
+        return
+    pp = gr.pp
+    gp.status = Gstatus.RUNNABLE
+    batch = pp.runq.put(gp, False)
+    if batch:
+        pp.sched.globrunqputbatch(batch)
+        pp.sched.wakep()
+    pp.check_global = True
+    pp.g0.switch()
+
+
+def note_foreign_thread():
+    """Record that the calling plain thread uses gpm objects (checkdead counts it)."""
+    sched = _current
+    if sched is None:
+        return
+    th = threading.current_thread()
+    ident = th.ident
+    if ident not in sched.foreign:
+        with sched.lock:
+            sched.foreign[ident] = th
+
+
+# -- runtime lifetime ------------------------------------------------------
+
+def start_runtime(procs, background=False, seed=None):
+    """Create and register a Sched.  Raises RuntimeError if one is running."""
+    global _current
+    with _rt_lock:
+        if _current is not None:
+            if _current.background and not background:
+                raise RuntimeError(
+                    "gpm.run: a background runtime started by gpm.go() outside gpm.run is "
+                    "still running; start goroutines inside gpm.run instead")
+            raise RuntimeError("gpm: a runtime is already running")
+        sched = Sched(procs, background=background, seed=seed)
+        _current = sched
+    return sched
+
+
+def release_runtime(sched):
+    global _current
+    with _rt_lock:
+        if _current is sched:
+            _current = None
+
+
+def stop_background(timeout=5.0):
+    """Stop the background runtime (if any) and join its threads (tests, atexit)."""
+    sched = _current
+    if sched is None or not sched.background:
+        return
+    sched.finish()
+    sched.join_threads(timeout)
+    release_runtime(sched)
