@@ -13,8 +13,16 @@ from ._runtime.api import current as current, gomaxprocs as gomaxprocs, num_goro
 from ._runtime.errors import Deadlock as Deadlock, ClosedChannelError as ClosedChannelError
 from ._runtime.g import G as Goroutine
 from ._runtime.stats import Stats as Stats, snapshot as stats
+from ._runtime.syscall import syscall as syscall
+from ._runtime.trace import dump_goroutines as dump_goroutines
+from ._runtime.chan import Chan as Chan, nilchan as nilchan
+from ._runtime.select import select as select, default as default
+from ._time import after as after, Timer as Timer, after_func as after_func, Ticker as Ticker
+from . import sync as sync, context as context, net as net, debug as debug
 
 __all__ = [
     "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine",
     "Goroutine", "Deadlock", "ClosedChannelError", "stats", "Stats",
+    "syscall", "dump_goroutines", "Chan", "nilchan", "select", "default",
+    "after", "Timer", "after_func", "Ticker",
 ]

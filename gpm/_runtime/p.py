@@ -273,5 +273,9 @@ class P:
         self.longest_hold = 0.0       # longest single run of a G on this P (seconds)
         self.spinning = False         # the M is spinning (guarded by Sched.lock)
 
+    def wake(self):
+        """Wake this P's M if it sleeps (on its note, or in the netpoller).  Any thread."""
+        self.note.wakeup()
+
     def __repr__(self):
         return f"<P{self.id} {Pstatus.NAMES[self.status]} runq={len(self.runq)}>"

@@ -130,7 +130,7 @@ class Sched:
         with self.lock:
             self.stopping = True
         for pp in self.allp:
-            pp.note.wakeup()
+            pp.wake()
         if self.sysmon is not None:
             self.sysmon.wake()
         if self.syscall_pool is not None:
@@ -267,7 +267,7 @@ class Sched:
             pp.status = Pstatus.RUNNING
             pp.spinning = True
             self.nmspinning += 1
-        pp.note.wakeup()
+        pp.wake()
 
     def resetspinning(self, pp):
         """A spinning M found work: stop spinning and wake another spinner (cascade)."""
@@ -578,7 +578,7 @@ def goready(gp):
         q._append(gp)
         wake = pp.parked
     if wake:
-        pp.note.wakeup()
+        pp.wake()
 
 
 def gosched():

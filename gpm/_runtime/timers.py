@@ -79,7 +79,7 @@ def modtimer(t, when, period, pp=None, waker_pp=None) -> bool:
         t.period = period
         earliest = _push(pp, t, when)
     if earliest and waker_pp is not pp:
-        pp.note.wakeup()
+        pp.wake()
     return was
 
 

@@ -1,0 +1,2 @@
+"""gpm.context (placeholder)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""gpm.debug (placeholder)."""
+__all__ = []

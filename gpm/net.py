@@ -1,0 +1,2 @@
+"""gpm.net (placeholder)."""
+__all__ = []

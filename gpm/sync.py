@@ -1,0 +1,2 @@
+"""gpm.sync (placeholder)."""
+__all__ = []
