@@ -156,13 +156,10 @@ class RunQueue:
         ring head runs, so a ping-pong pair cannot starve the rest of the P.
         """
         with self.lock:
-            gp = self.runnext
-            if gp is not None:
-                if runnext_ok or self.tail == self.head:
-                    self.runnext = None
-                    return gp, True
+            nxt = self.runnext
+            if nxt is not None and (runnext_ok or self.tail == self.head):
                 self.runnext = None
-                self._append(gp)
+                return nxt, True
             if self.tail == self.head:
                 return None, False
             cap = self.cap
@@ -173,9 +170,13 @@ class RunQueue:
             if gp.pp is None:
                 self.nfree -= 1
             if self.overflow:
-                ng = self.overflow.popleft()
-                self.buf[self.tail % cap] = ng
+                self.buf[self.tail % cap] = self.overflow.popleft()
                 self.tail += 1
+            if nxt is not None and (nxt.pp is not None or self.tail - self.head < cap):
+                # Slice used up: runnext goes behind the queue (a free G
+                # cannot join the pinned overflow, so then it keeps its slot).
+                self.runnext = None
+                self._append(nxt)
             return gp, False
 
     def grab(self, steal_runnext=False):

@@ -1,0 +1,154 @@
+"""Model-based tests of the P run queue (ring + runnext + pinned overflow).
+
+The model tracks where every G is and the order in which Gs entered the tail
+of the queue; after every rule: no G lost or duplicated, the queue is FIFO in
+tail order, overflow holds only pinned Gs and only behind a full ring, nfree
+counts the free Gs in the ring, and a steal takes n - n//2 of the free Gs,
+oldest first, never a pinned one.
+"""
+
+import itertools
+
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from tests.support import FakeG, RunQueue
+
+CAP = 4      # tiny ring: overflow and wrap-around happen in every run
+
+
+class RunQueueMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.q = RunQueue(capacity=CAP)
+        self.ids = itertools.count()
+        self.tailseq = {}            # G -> order it entered the tail
+        self.seq = itertools.count()
+        self.glob = []               # Gs handed to the global queue
+        self.out = []                # Gs taken by get() or grab()
+        self.made = []
+
+    def _new(self, pinned):
+        g = FakeG(next(self.ids), pinned)
+        self.made.append(g)
+        return g
+
+    def _note_tail(self, g):
+        self.tailseq[g] = next(self.seq)
+
+    @rule(pinned=st.booleans(), nxt=st.booleans())
+    def put(self, pinned, nxt):
+        g = self._new(pinned)
+        before_next = self.q.runnext
+        if nxt:
+            if before_next is not None:
+                self._note_tail(before_next)
+        else:
+            self._note_tail(g)
+        batch = self.q.put(g, nxt)
+        if batch:
+            assert all(x.pp is None for x in batch), "pinned G sent to the global queue"
+            self.glob.extend(batch)
+        if nxt:
+            assert self.q.runnext is g
+
+    @rule(runnext_ok=st.booleans())
+    def get(self, runnext_ok):
+        local = self._local()
+        nxt = self.q.runnext
+        gp, inherit = self.q.get(runnext_ok)
+        if gp is None:
+            assert nxt is None and not local
+            return
+        if nxt is not None and (runnext_ok or not local):
+            assert gp is nxt and inherit
+        else:
+            assert not inherit
+            assert gp is local[0], "the oldest G must run first"
+            if nxt is not None:
+                if self.q.runnext is None:
+                    self._note_tail(nxt)          # demoted behind the queue
+                else:
+                    assert nxt.pp is None and len(self.q) >= CAP
+        self.out.append(gp)
+
+    @rule(steal_runnext=st.booleans())
+    def grab(self, steal_runnext):
+        ring = self._ring()
+        free = [g for g in ring if g.pp is None]
+        nxt = self.q.runnext
+        got = self.q.grab(steal_runnext)
+        if free:
+            want = len(free) - len(free) // 2
+            assert got == free[:want], "steal must take the oldest half (rounded up) of the free Gs"
+        elif steal_runnext and nxt is not None and nxt.pp is None:
+            assert got == [nxt]
+        else:
+            assert got == []
+        self.out.extend(got)
+
+    def _ring(self):
+        q = self.q
+        return [q.buf[i % q.cap] for i in range(q.head, q.tail)]
+
+    def _local(self):
+        return self._ring() + list(self.q.overflow)
+
+    @invariant()
+    def conservation(self):
+        places = self.q.snapshot() + self.glob + self.out
+        assert len(places) == len(set(map(id, places))), "a G is in two places"
+        assert sorted(g.n for g in places) == sorted(g.n for g in self.made), "a G was lost"
+
+    @invariant()
+    def fifo(self):
+        local = self._local()
+        seqs = [self.tailseq[g] for g in local]
+        assert seqs == sorted(seqs), f"queue not FIFO: {local}"
+
+    @invariant()
+    def shape(self):
+        q = self.q
+        assert 0 <= q.tail - q.head <= q.cap
+        assert all(g.pp is not None for g in q.overflow), "a free G in overflow"
+        if q.overflow:
+            assert q.tail - q.head == q.cap, "overflow used while the ring has room"
+        assert q.nfree == sum(1 for g in self._ring() if g.pp is None)
+        assert len(q) == len(self._local())
+
+
+TestRunQueue = RunQueueMachine.TestCase
+TestRunQueue.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+
+
+def test_putslow_moves_half_plus_new_to_global():
+    """Go's runqputslow: a full ring of free Gs sends half of it plus the new G."""
+    q = RunQueue(capacity=8)
+    gs = [FakeG(i, False) for i in range(8)]
+    for g in gs:
+        assert q.put(g) is None
+    new = FakeG(99, False)
+    batch = q.put(new)
+    assert batch == gs[:4] + [new]
+    assert q.snapshot() == gs[4:]
+
+
+def test_pinned_gs_survive_overflow_in_order():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, True) for i in range(10)]
+    for g in gs:
+        assert not q.put(g)
+    assert q.snapshot() == gs
+    got = [q.get()[0] for _ in range(10)]
+    assert got == gs
+    assert q.get() == (None, False)
+
+
+def test_steal_never_takes_pinned():
+    q = RunQueue(capacity=16)
+    gs = [FakeG(i, i % 2 == 0) for i in range(10)]    # 5 pinned, 5 free
+    for g in gs:
+        q.put(g)
+    got = q.grab()
+    assert [g.n for g in got] == [1, 3, 5]
+    assert [g.n for g in q.snapshot()] == [0, 2, 4, 6, 7, 8, 9]

@@ -1,0 +1,34 @@
+"""Helpers shared by tests (the place tests reach into gpm._runtime)."""
+
+import threading
+
+from gpm._runtime.p import RunQueue, P
+from gpm._runtime import timers as rtimers
+from gpm._runtime.sched import current_sched
+
+__all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads"]
+
+
+class FakeG:
+    """A stand-in G for data-structure tests: free iff ``pp is None``."""
+    __slots__ = ("n", "pp")
+
+    def __init__(self, n, pinned):
+        self.n = n
+        self.pp = object() if pinned else None
+
+    def __repr__(self):
+        return f"G{self.n}{'p' if self.pp is not None else 'f'}"
+
+
+def jain(xs):
+    """Jain's fairness index: 1.0 when all equal, 1/n when one takes all."""
+    xs = list(xs)
+    s = sum(xs)
+    if s == 0:
+        return 1.0
+    return s * s / (len(xs) * sum(x * x for x in xs))
+
+
+def gpm_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("gpm-")]
