@@ -16,7 +16,7 @@ from .debugflags import default_procs
 from .g import G, Gstatus, WaitReason, WorkerGreenlet
 from .timers import RTimer, modtimer
 
-__all__ = ["run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
+__all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
 
 _bg_lock = threading.Lock()
 
@@ -95,14 +95,19 @@ def _sleep_fire(gp, now):
     _s.goready(gp)
 
 
+def duration(what, seconds) -> float:
+    """Validate a duration in seconds (int or float, not NaN) and return it as float."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{what}: seconds must be a number, got {type(seconds).__name__}")
+    d = float(seconds)
+    if math.isnan(d):
+        raise ValueError(f"{what}: seconds is NaN")
+    return d
+
+
 def sleep(seconds):
     """Park the goroutine for at least ``seconds`` (a timer, not an OS sleep)."""
-    try:
-        d = float(seconds)
-    except (TypeError, ValueError):
-        raise TypeError(f"gpm.sleep: seconds must be a number, got {type(seconds).__name__}") from None
-    if math.isnan(d):
-        raise ValueError("gpm.sleep: seconds is NaN")
+    d = duration("gpm.sleep", seconds)
     gr = getcurrent()
     gp = getattr(gr, "gp", None)
     if gp is None:
