@@ -1,2 +1,273 @@
-"""gpm.context (placeholder)."""
-__all__ = []
+"""gpm.context: Go's context package.
+
+Public names: background with_cancel with_timeout with_deadline with_value
+Canceled DeadlineExceeded Context
+
+A ctx has ``done() -> Chan`` (closed when cancelled; ``nilchan`` for a
+context that can never be cancelled, as Go's nil Done), ``err()`` (None or a
+Canceled / DeadlineExceeded instance), ``deadline()`` (float on the
+``time.monotonic()`` clock, or None) and ``value(key)``.
+
+Cancellation tree: each cancellable ctx keeps its cancellable children in
+``_children`` (guarded by its ``_mu``).  ``cancel`` (step by step):
+  1. under ``_mu``: if already cancelled, stop; record the error, detach
+     the children set;
+  2. release ``_mu``, close the done channel (wakes waiters; never with a
+     lock held), cancel each detached child the same way;
+  3. remove itself from its parent's children (parent's ``_mu``).
+Lock order: a ctx's ``_mu`` is taken alone (never nested with another
+ctx's, nor with a channel lock), so there is no order to keep.
+Deadlines are runtime timers (per-P heaps); their callback only takes these
+short locks and closes channels, which never blocks.
+"""
+
+import math
+
+from ._runtime.chan import Chan, nilchan
+from ._runtime.locks import new_lock
+from ._runtime.sched import nanotime
+from ._time import _arm_runtime_timer, _stop_runtime_timer
+
+__all__ = ["background", "with_cancel", "with_timeout", "with_deadline",
+           "with_value", "Canceled", "DeadlineExceeded"]
+
+
+class Canceled(Exception):
+    """The context was cancelled (Go's context.Canceled)."""
+
+    def __init__(self, msg="context canceled"):
+        super().__init__(msg)
+
+
+class DeadlineExceeded(TimeoutError):
+    """The context's deadline passed (Go's context.DeadlineExceeded)."""
+
+    def __init__(self, msg="context deadline exceeded"):
+        super().__init__(msg)
+
+
+class Context:
+    """Base class: a context that is never cancelled and carries no values."""
+
+    __slots__ = ()
+
+    def done(self):
+        return nilchan
+
+    def err(self):
+        return None
+
+    def deadline(self):
+        return None
+
+    def value(self, key):
+        return None
+
+    def __repr__(self):
+        return "context.Background"
+
+
+_background = Context()
+
+
+def background() -> Context:
+    """The root context: never cancelled, no deadline, no values."""
+    return _background
+
+
+def _parent_cancel_ctx(parent):
+    """The nearest cancellable ancestor (through value contexts), or None."""
+    while True:
+        if isinstance(parent, _CancelCtx):
+            return parent
+        if isinstance(parent, _ValueCtx):
+            parent = parent._parent
+            continue
+        return None
+
+
+class _CancelCtx(Context):
+    __slots__ = ("_parent", "_mu", "_done", "_err", "_children")
+
+    def __init__(self, parent):
+        self._parent = parent          # read-only after __init__
+        self._mu = new_lock()
+        self._done = Chan(0)           # closed once by cancel (after _err is set)
+        self._err = None               # guarded by _mu; set once
+        self._children = set()         # cancellable children (guarded by _mu; None once cancelled)
+
+    def done(self):
+        return self._done
+
+    def err(self):
+        return self._err               # one reference read: atomic
+
+    def deadline(self):
+        return self._parent.deadline()
+
+    def value(self, key):
+        return self._parent.value(key)
+
+    def _cancel(self, remove, err):
+        mu = self._mu
+        mu.acquire()
+        if self._err is not None:
+            mu.release()
+            return
+        self._err = err
+        children = self._children
+        self._children = None
+        mu.release()
+        self._done.close()
+        for child in children:
+            child._cancel(False, err)
+        self._stop_timer()
+        if remove:
+            p = _parent_cancel_ctx(self._parent)
+            if p is not None:
+                with p._mu:
+                    if p._children is not None:
+                        p._children.discard(self)
+
+    def _stop_timer(self):
+        pass
+
+    def _propagate(self):
+        """Attach to the parent's cancellation (Go's propagateCancel)."""
+        parent = self._parent
+        if parent.done() is nilchan:
+            return
+        p = _parent_cancel_ctx(parent)
+        if p is not None:
+            p._mu.acquire()
+            if p._err is not None:
+                err = p._err
+                p._mu.release()
+                self._cancel(False, err)
+                return
+            p._children.add(self)
+            p._mu.release()
+            return
+        # A foreign Context implementation: watch it from a goroutine.
+        from ._runtime.api import go
+        from ._runtime.select import select
+
+        def watch():
+            i, _ = select(parent.done().recv, self._done.recv)
+            if i == 0:
+                self._cancel(False, parent.err())
+        go(watch)
+
+    def __repr__(self):
+        return f"<gpm.context {type(self).__name__} err={self._err!r}>"
+
+
+class _TimerCtx(_CancelCtx):
+    __slots__ = ("_deadline", "_timer")
+
+    def __init__(self, parent, deadline):
+        super().__init__(parent)
+        self._deadline = deadline      # read-only after __init__
+        self._timer = None             # set once before the ctx is published
+
+    def deadline(self):
+        return self._deadline
+
+    def _stop_timer(self):
+        t = self._timer
+        if t is not None:
+            _stop_runtime_timer(t)
+
+
+def _fire_deadline(ctx, now):
+    """Timer callback (on a scheduler greenlet): must not block."""
+    ctx._cancel(True, DeadlineExceeded())
+
+
+class _ValueCtx(Context):
+    __slots__ = ("_parent", "_key", "_val")
+
+    def __init__(self, parent, key, val):
+        self._parent = parent
+        self._key = key
+        self._val = val
+
+    def done(self):
+        return self._parent.done()
+
+    def err(self):
+        return self._parent.err()
+
+    def deadline(self):
+        return self._parent.deadline()
+
+    def value(self, key):
+        ctx = self
+        while isinstance(ctx, _ValueCtx):
+            if ctx._key == key:
+                return ctx._val
+            ctx = ctx._parent
+        return ctx.value(key)
+
+    def __repr__(self):
+        return f"<gpm.context value {self._key!r}>"
+
+
+def _check_parent(parent, name):
+    if not isinstance(parent, Context):
+        raise TypeError(f"context.{name}: parent must be a Context, got {type(parent).__name__}")
+
+
+def with_cancel(parent):
+    """A child of ``parent`` and its ``cancel()``: cancelling it (or the
+    parent) closes ``ctx.done()`` and sets ``ctx.err()`` to Canceled."""
+    _check_parent(parent, "with_cancel")
+    ctx = _CancelCtx(parent)
+    ctx._propagate()
+    return ctx, lambda: ctx._cancel(True, Canceled())
+
+
+def with_deadline(parent, deadline):
+    """As with_cancel, also cancelled with DeadlineExceeded at ``deadline``
+    (a ``time.monotonic()`` value)."""
+    _check_parent(parent, "with_deadline")
+    try:
+        d = float(deadline)
+    except (TypeError, ValueError):
+        raise TypeError(f"context.with_deadline: deadline must be a number, "
+                        f"got {type(deadline).__name__}") from None
+    if math.isnan(d):
+        raise ValueError("context.with_deadline: deadline is NaN")
+    cur = parent.deadline()
+    if cur is not None and cur <= d:
+        return with_cancel(parent)     # the parent's deadline comes first
+    ctx = _TimerCtx(parent, d)
+    ctx._propagate()
+    if d <= nanotime():
+        ctx._cancel(True, DeadlineExceeded())
+    else:
+        with ctx._mu:
+            armed = ctx._err is None
+        if armed:
+            ctx._timer = _arm_runtime_timer(_fire_deadline, ctx, d)
+            if ctx._err is not None:   # cancelled meanwhile: drop the timer
+                _stop_runtime_timer(ctx._timer)
+    return ctx, lambda: ctx._cancel(True, Canceled())
+
+
+def with_timeout(parent, seconds):
+    """with_deadline(parent, time.monotonic() + seconds)."""
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        raise TypeError(f"context.with_timeout: seconds must be a number, "
+                        f"got {type(seconds).__name__}") from None
+    if math.isnan(s):
+        raise ValueError("context.with_timeout: seconds is NaN")
+    return with_deadline(parent, nanotime() + s)
+
+
+def with_value(parent, key, value):
+    """A child of ``parent`` whose ``value(key)`` is ``value``."""
+    _check_parent(parent, "with_value")
+    return _ValueCtx(parent, key, value)

@@ -1,0 +1,195 @@
+"""Semaphores and wait queues: the only runtime primitive gpm.sync uses.
+
+Public to gpm.sync (not to users):
+  new_lock        the runtime's lock factory (guards a sync object's state)
+  WaitQ           FIFO queue of parked Sudogs guarded by its owner's lock:
+                  ``park(lock, reason, elem, lifo)``, ``dequeue()``, ``drain()``
+  Sema            counting semaphore, FIFO with direct handoff:
+                  ``semacquire``, ``semrelease``, ``try_acquire``
+  NotifyList      Go's notifyList (tickets), for Cond: ``add``, ``wait``,
+                  ``notify_one``, ``notify_all``
+  nanotime        the runtime clock
+
+Protocol (sudog.py): the owner of a WaitQ guards it with one lock L.
+  * waiter: with L held, ``park(L, ...)`` enqueues a Sudog and parks, and L is
+    released only after the waiter is marked waiting (gopark/Sudog.block);
+    it returns the Sudog, whose ``elem``/``ok`` the waker filled in;
+  * waker: with L held, ``dequeue()`` (or ``drain()``), fill in the Sudog,
+    release L, then ``sg.wake()`` (never wake with a lock held).
+Each WaitQ/Sema/NotifyList lock is a leaf: nothing else is acquired under
+it except the chain "a sync object's lock > nothing"; wakes come after.
+
+Works the same for goroutines (gopark/goready) and plain threads (an OS
+lock used as a binary semaphore): sudog.py is the one wake protocol.
+"""
+
+from collections import deque
+
+from .locks import new_lock
+from .sched import nanotime
+from .sudog import Sudog
+
+__all__ = ["new_lock", "nanotime", "WaitQ", "Sema", "NotifyList"]
+
+_current_sudog = Sudog.current
+
+
+class WaitQ:
+    """A FIFO of parked Sudogs.  Every method requires the owner's lock held."""
+
+    __slots__ = ("q",)
+
+    def __init__(self):
+        self.q = deque()          # Sudogs, oldest first (guarded by the owner's lock)
+
+    def __len__(self):
+        return len(self.q)
+
+    def __bool__(self):
+        return bool(self.q)
+
+    def park(self, lock, reason, elem=None, lifo=False):
+        """Enqueue the caller and park it, releasing ``lock``; return its Sudog.
+
+        Requires ``lock`` held; returns with it released.  ``elem`` is stored
+        in the Sudog for the waker to read (e.g. a weight); ``lifo`` puts the
+        caller at the front (Go's requeue of a woken-then-beaten waiter).
+        """
+        sg = _current_sudog()
+        sg.elem = elem
+        if lifo:
+            self.q.appendleft(sg)
+        else:
+            self.q.append(sg)
+        sg.block(lock, reason)
+        return sg
+
+    def first(self):
+        """The oldest Sudog (not removed), or None."""
+        q = self.q
+        return q[0] if q else None
+
+    def dequeue(self):
+        """Remove and return the oldest Sudog, or None."""
+        q = self.q
+        return q.popleft() if q else None
+
+    def drain(self):
+        """Remove and return every Sudog (oldest first)."""
+        q = self.q
+        out = list(q)
+        q.clear()
+        return out
+
+
+class Sema:
+    """Go's runtime semaphore: ``count`` tokens, FIFO waiters, direct handoff.
+
+    ``semrelease`` with waiters hands its token straight to the oldest one
+    (so a newcomer can never overtake a waiter: no starvation).  Any thread.
+
+    Fields: ``lock`` guards ``count`` and ``waiters``.
+    """
+
+    __slots__ = ("lock", "count", "waiters")
+
+    def __init__(self, count=0):
+        self.lock = new_lock()
+        self.count = count        # free tokens (guarded by lock)
+        self.waiters = WaitQ()    # parked acquirers (guarded by lock)
+
+    def semacquire(self, reason):
+        lock = self.lock
+        lock.acquire()
+        if self.count > 0 and not self.waiters:
+            self.count -= 1
+            lock.release()
+            return
+        self.waiters.park(lock, reason)
+
+    def try_acquire(self) -> bool:
+        lock = self.lock
+        lock.acquire()
+        if self.count > 0 and not self.waiters:
+            self.count -= 1
+            lock.release()
+            return True
+        lock.release()
+        return False
+
+    def semrelease(self):
+        lock = self.lock
+        lock.acquire()
+        sg = self.waiters.dequeue()
+        if sg is None:
+            self.count += 1
+        lock.release()
+        if sg is not None:
+            sg.wake()
+
+
+class NotifyList:
+    """Go's notifyList: ticket-based wait/notify for Cond.
+
+    ``add()`` takes a ticket while the caller still holds the Cond's locker;
+    ``wait(t)`` (after the locker is released) parks unless ticket ``t`` was
+    already notified, so a signal between "unlock" and "park" is never lost.
+
+    Fields (guarded by ``lock``): ``wait_ticket`` (next ticket to hand
+    out), ``notify_ticket`` (next ticket to notify), ``waiters`` (Sudogs with
+    their ticket in ``elem``, in ticket order).
+    """
+
+    __slots__ = ("lock", "wait_ticket", "notify_ticket", "waiters")
+
+    def __init__(self):
+        self.lock = new_lock()
+        self.wait_ticket = 0
+        self.notify_ticket = 0
+        self.waiters = deque()
+
+    def add(self) -> int:
+        with self.lock:
+            t = self.wait_ticket
+            self.wait_ticket = t + 1
+        return t
+
+    def wait(self, t, reason):
+        lock = self.lock
+        lock.acquire()
+        if t < self.notify_ticket:
+            lock.release()
+            return
+        sg = _current_sudog()
+        sg.elem = t
+        self.waiters.append(sg)
+        sg.block(lock, reason)
+
+    def notify_one(self):
+        lock = self.lock
+        lock.acquire()
+        if self.notify_ticket == self.wait_ticket:
+            lock.release()
+            return
+        t = self.notify_ticket
+        self.notify_ticket = t + 1
+        found = None
+        for sg in self.waiters:
+            if sg.elem == t:
+                found = sg
+                break
+        if found is not None:
+            self.waiters.remove(found)
+        lock.release()
+        if found is not None:
+            found.wake()
+
+    def notify_all(self):
+        lock = self.lock
+        lock.acquire()
+        self.notify_ticket = self.wait_ticket
+        ws = list(self.waiters)
+        self.waiters.clear()
+        lock.release()
+        for sg in ws:
+            sg.wake()
