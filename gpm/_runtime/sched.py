@@ -97,6 +97,7 @@ class Sched:
         self.nsyscall = 0                     # goroutines inside gpm.syscall (guarded by lock)
         self.netpoll_waiters = 0              # goroutines parked on the netpoller (netpoll owns it)
         self.netpoll = None                   # netpoll(timeout) -> [G], installed by the netpoller
+        self.netpoller = None                 # netpoll_epoll.Netpoll, created on first use (netpoll.py)
         self.foreign = {}                     # plain threads that used gpm objects: ident -> Thread
         self.allgs = {}                       # goid -> live G (guarded by allglock)
         self.goidgen = 1
@@ -285,9 +286,15 @@ class Sched:
         runq_get = pp.runq.get
         findrunnable = self.findrunnable
         g0 = pp.g0
+        RUNNING = Gstatus.RUNNING
+        since = 0.0
         while True:
-            # Fast path: local queue (runnext inherits the slice while it lasts).
             now = nanotime()
+            if since:
+                # The previous G ran from ``since`` to now (one clock read per switch).
+                held = now - since
+                if held > pp.longest_hold:
+                    pp.longest_hold = held
             pp.last_sched = now
             if self.stopping:
                 return
@@ -299,6 +306,7 @@ class Sched:
                 inherit = False
             pp.check_global = False
             if gp is None:
+                # Local queue; runnext inherits the slice while it lasts.
                 gp, inherit = runq_get(now - pp.slice_start < TIME_SLICE)
                 if gp is None:
                     gp, inherit = findrunnable(pp)
@@ -313,8 +321,8 @@ class Sched:
                 pp.slice_start = now
             pp.executed += 1
             pp.curg = gp
-            pp.curg_since = now
-            gp.status = Gstatus.RUNNING
+            pp.curg_since = since = now
+            gp.status = RUNNING
             gr = gp.gr
             if gr is None:
                 gp.pp = pp
@@ -330,9 +338,6 @@ class Sched:
             else:
                 gr.switch()
             pp.curg = None
-            held = nanotime() - now
-            if held > pp.longest_hold:
-                pp.longest_hold = held
 
     def findrunnable(self, pp):
         """The slow part of Go's findRunnable: global, netpoll, steal, idle.
@@ -443,15 +448,17 @@ class Sched:
         t0 = pp.timer0
         if t0 != _INF:
             timeout = max(0.0, t0 - nanotime())
-        if timeout is None and self.netpoll is not None and self.netpoll_waiters:
-            # This M becomes the poller owner: block in epoll until an fd or a wake.
-            ready = self.netpoll_block(pp)
-            with runq.lock:
-                pp.parked = False
-            self._leave_idle(pp)
-            if ready:
-                self.injectglist(ready)
-            return
+        if self.netpoll is not None and self.netpoll_waiters:
+            # At most one idle M blocks in epoll (the poller owner) until an fd,
+            # its P's next timer or a wake (netpollbreak); None: another M owns it.
+            ready = self.netpoll_block(pp, timeout)
+            if ready is not None:
+                with runq.lock:
+                    pp.parked = False
+                self._leave_idle(pp)
+                if ready:
+                    self.injectglist(ready)
+                return
         if timeout is None and not self.background:
             verdict = self.checkdead()
             if verdict == "dead":
@@ -467,9 +474,14 @@ class Sched:
             pp.parked = False
         self._leave_idle(pp)
 
-    def netpoll_block(self, pp):
-        """Hook for the netpoller: block in it until the P's next timer.  Default: none."""
-        return []
+    def netpoll_block(self, pp, timeout):
+        """Hook for the netpoller: block in it until ``timeout`` (None: until woken).
+
+        Returns the readied Gs, or None if another M already blocks in the
+        poller (then this M sleeps on its note).  Replaced per runtime by
+        Netpoll.block once a netpoller exists (netpoll.netpollget).
+        """
+        return None
 
     def _any_stealable(self, pp):
         for p2 in self.allp:
