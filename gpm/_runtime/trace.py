@@ -71,7 +71,7 @@ def schedtrace(sched, detail=False, now=None) -> str:
     Any thread.  The SCHED line keeps Go's classic fields:
     ms since the runtime started, gomaxprocs, idleprocs (Ps on the idle list),
     threads (live runtime threads: Ms + sysmon + syscall pool), spinningthreads,
-    idlethreads (Ms parked on their note), runqueue (global queue length), and
+    idlethreads (Ms parked on their note plus idle blocking-pool threads), runqueue (global queue length), and
     each P's local queue length (runnext not counted).
     """
     if now is None:
@@ -79,6 +79,8 @@ def schedtrace(sched, detail=False, now=None) -> str:
     allp = sched.allp
     threads = runtime_threads(sched)
     idle_ms = sum(1 for pp in allp if pp.parked)
+    pool = getattr(sched, "syscall_pool", None)
+    idle_ms += len(getattr(pool, "idle", ()) or ())     # racy len of a list: a hint, as Go's
     line = (f"SCHED {int((now - sched.start_time) * 1000)}ms: gomaxprocs={sched.procs} "
             f"idleprocs={sched.npidle} threads={len(threads)} spinningthreads={sched.nmspinning} "
             f"idlethreads={idle_ms} runqueue={sched.runqsize} "
