@@ -19,6 +19,7 @@ from .timers import RTimer, modtimer
 __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
 
 _bg_lock = threading.Lock()
+_getframe = sys._getframe
 
 
 def _check_procs(procs):
@@ -82,10 +83,11 @@ def go(fn, *args, **kwargs):
     """Spawn a goroutine running fn(*args, **kwargs); return its Goroutine handle."""
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
-    gr = getcurrent()
-    gp = getattr(gr, "gp", None)
-    sched = gp.sched if gp is not None else (_s._current or ensure_runtime())
-    return sched.newproc(fn, args, kwargs, _created_at(2))
+    pp = getattr(getcurrent(), "pp", None)          # set on Ms' greenlets only
+    sched = pp.sched if pp is not None else (_s._current or ensure_runtime())
+    f = _getframe(1)
+    code = f.f_code
+    return sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname))
 
 
 gosched = _s.gosched

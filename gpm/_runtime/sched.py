@@ -169,6 +169,8 @@ class Sched:
     def newproc(self, fn, args, kwargs, created=None):
         """Create a G running fn(*args, **kwargs) and queue it.  Any thread.
 
+        ``kwargs`` may be None (no keyword arguments: saves a dict per G).
+
         On an M it goes into the current P's runnext (the spawner keeps
         running, the new G runs next: Go's newproc); from a plain thread it
         goes to the global queue.  Then wakep, so an idle P can steal it.
@@ -532,7 +534,8 @@ class Sched:
         goexit = self.goexit
         while True:
             try:
-                result = gp.fn(*gp.args, **gp.kwargs)
+                kw = gp.kwargs
+                result = gp.fn(*gp.args, **kw) if kw else gp.fn(*gp.args)
                 exc = None
             except BaseException as e:          # noqa: BLE001 - handed to gopanic, never dropped
                 result = None
