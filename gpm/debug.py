@@ -20,7 +20,7 @@ import signal
 import sys
 
 from ._runtime.sched import current_sched
-from ._runtime.trace import dump_goroutines, goroutine_stacks
+from ._runtime.trace import dump_goroutines, goroutine_stacks, write_stderr
 
 __all__ = ["install_dump_signal", "goroutine_profile"]
 
@@ -38,15 +38,10 @@ def install_dump_signal(signum, file=None):
     signum = signal.Signals(signum)
 
     def _dump(sig, frame):
-        out = file if file is not None else sys.stderr
         text = dump_goroutines()
         if not text:
             text = "gpm: no runtime is running; no goroutines to dump\n"
-        try:
-            out.write(f"gpm: {signal.Signals(sig).name} received\n{text}")
-            out.flush()
-        except (OSError, ValueError):     # closed stream: a dump is best-effort
-            pass
+        write_stderr(f"gpm: {signal.Signals(sig).name} received\n{text}", file)
 
     return signal.signal(signum, _dump)
 

@@ -35,7 +35,7 @@ from .locks import new_lock
 from .sched import current_sched, getg, nanotime
 
 __all__ = [
-    "schedtrace_tick", "schedtrace", "dump_goroutines", "goroutine_stacks", "GoroutineRecord",
+    "schedtrace_tick", "schedtrace", "dump_goroutines", "write_stderr", "goroutine_stacks", "GoroutineRecord",
     "runtime_threads",
 ]
 
@@ -140,12 +140,36 @@ def schedtrace_tick(sched, now):
         _last_trace[sched] = now if last is None or now - last > 2 * period / 1000.0 \
             else last + period / 1000.0
     text = schedtrace(sched, bool(sched.debug.scheddetail), now)
-    try:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):   # stderr closed or gone: tracing is best-effort
-        pass
+    write_stderr(text + "\n")
     return text
+
+
+def write_stderr(text, stream=None):
+    """Write ``text`` to stderr straight to its fd, as Go's runtime does.  Any thread.
+
+    Two threads writing one ``TextIOWrapper`` at once can lose text (its
+    pending buffer has no lock), and sysmon's warnings, a dump signal and a
+    progress bar may all write stderr together; ``os.write`` of the whole
+    text avoids that.  Falls back to ``stream.write`` when there is no real fd
+    (pytest's capture, a StringIO).  Best-effort: errors are ignored.
+    """
+    stream = stream if stream is not None else sys.stderr
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (AttributeError, OSError, ValueError):     # io.UnsupportedOperation is an OSError
+        fd = None
+    try:
+        if fd is None:
+            stream.write(text)
+            stream.flush()
+            return
+        data = text.encode("utf-8", "backslashreplace")
+        while data:
+            n = os.write(fd, data)
+            data = data[n:]
+    except (AttributeError, OSError, ValueError):     # stderr closed or gone
+        pass
 
 
 # -- goroutine dumps --------------------------------------------------------
