@@ -22,8 +22,7 @@ Fairness rules kept from Go:
     it, so it cannot starve.
 """
 
-from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList
-from ._runtime.g import WaitReason
+from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList, WaitReason
 from ._runtime.api import go as _go
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "Group"]

@@ -54,7 +54,7 @@ from greenlet import getcurrent as _getcurrent
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
 from .locks import new_lock
-from .sched import gopark as _gopark, note_foreign_thread as _note_foreign_thread
+from .sched import gopark as _gopark, goready as _goready, note_foreign_thread as _note_foreign_thread
 from .sudog import Sudog
 
 __all__ = ["Chan", "nilchan", "recv_poll", "send_poll", "send_nb", "claim", "CLOSED"]
@@ -79,9 +79,9 @@ def claim(sg) -> bool:
     return False
 
 
-def _note_plain():
+def _note_plain(gr=None):
     """Record a plain thread (not a scheduler greenlet) for checkdead."""
-    if getattr(_getcurrent(), "pp", None) is None:
+    if getattr(gr if gr is not None else _getcurrent(), "pp", None) is None:
         _note_foreign_thread()
 
 
@@ -117,6 +117,7 @@ class Chan:
         Raises ClosedChannelError("send on closed channel") if the channel is
         closed, also when it gets closed while this sender waits.
         """
+        gr = _getcurrent()
         lock = self._lock
         lock.acquire()
         if self._closed:
@@ -129,18 +130,25 @@ class Chan:
                 continue
             sg.elem = v
             lock.release()
-            sg.wake()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            g = sg.g                     # Sudog.wake, inlined (hot path)
+            if g is not None:
+                _goready(g)
+            else:
+                sg.sema.release()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return
         buf = self._buf
         if len(buf) < self._cap:
             buf.append(v)
             lock.release()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return
-        sg = _current_sudog()
+        if type(gr) is _Worker:
+            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
+        else:
+            sg = _current_sudog()
         sg.elem = v
         sg.c = self
         self._sendq.append(sg)
@@ -155,6 +163,7 @@ class Chan:
 
     def recv(self):
         """Receive a value; block until one arrives.  None once closed and drained."""
+        gr = _getcurrent()
         lock = self._lock
         lock.acquire()
         q = self._sendq
@@ -169,21 +178,28 @@ class Chan:
             else:
                 v = sg.elem
             lock.release()
-            sg.wake()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            g = sg.g                     # Sudog.wake, inlined (hot path)
+            if g is not None:
+                _goready(g)
+            else:
+                sg.sema.release()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return v
         buf = self._buf
         if buf:
             v = buf.popleft()
             lock.release()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return v
         if self._closed:
             lock.release()
             return None
-        sg = _current_sudog()
+        if type(gr) is _Worker:
+            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
+        else:
+            sg = _current_sudog()
         sg.c = self
         self._recvq.append(sg)
         if sg.g is not None:
@@ -194,6 +210,7 @@ class Chan:
 
     def recv_ok(self):
         """Receive ``(value, ok)``; ``ok`` is False only for the None after close."""
+        gr = _getcurrent()
         lock = self._lock
         lock.acquire()
         q = self._sendq
@@ -208,21 +225,28 @@ class Chan:
             else:
                 v = sg.elem
             lock.release()
-            sg.wake()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            g = sg.g                     # Sudog.wake, inlined (hot path)
+            if g is not None:
+                _goready(g)
+            else:
+                sg.sema.release()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return v, True
         buf = self._buf
         if buf:
             v = buf.popleft()
             lock.release()
-            if type(_getcurrent()) is not _Worker:
-                _note_plain()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
             return v, True
         if self._closed:
             lock.release()
             return None, False
-        sg = _current_sudog()
+        if type(gr) is _Worker:
+            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
+        else:
+            sg = _current_sudog()
         sg.c = self
         self._recvq.append(sg)
         if sg.g is not None:
@@ -235,11 +259,54 @@ class Chan:
         return self
 
     def __next__(self):
-        """Iteration receives until the channel is closed and drained."""
-        v, ok = self.recv_ok()
-        if not ok:
+        """Iteration receives until the channel is closed and drained
+        (recv_ok's body, inlined: ``for v in ch`` is a hot loop)."""
+        gr = _getcurrent()
+        lock = self._lock
+        lock.acquire()
+        q = self._sendq
+        while q:
+            sg = q.popleft()
+            if sg.isselect and not claim(sg):
+                continue
+            buf = self._buf
+            if buf:
+                v = buf.popleft()
+                buf.append(sg.elem)
+            else:
+                v = sg.elem
+            lock.release()
+            g = sg.g                     # Sudog.wake, inlined (hot path)
+            if g is not None:
+                _goready(g)
+            else:
+                sg.sema.release()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
+            return v
+        buf = self._buf
+        if buf:
+            v = buf.popleft()
+            lock.release()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
+            return v
+        if self._closed:
+            lock.release()
             raise StopIteration
-        return v
+        if type(gr) is _Worker:
+            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
+        else:
+            sg = _current_sudog()
+        sg.c = self
+        self._recvq.append(sg)
+        if sg.g is not None:
+            _gopark(lock, _CHAN_RECEIVE)
+        else:
+            sg.block(lock, _CHAN_RECEIVE)
+        if not sg.ok:
+            raise StopIteration
+        return sg.elem
 
     # -- closechan -----------------------------------------------------------
 

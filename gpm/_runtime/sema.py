@@ -9,6 +9,7 @@ Public to gpm.sync (not to users):
   NotifyList      Go's notifyList (tickets), for Cond: ``add``, ``wait``,
                   ``notify_one``, ``notify_all``
   nanotime        the runtime clock
+  WaitReason      wait reasons for parked waiters (dump_goroutines)
 
 Protocol (sudog.py): the owner of a WaitQ guards it with one lock L.
   * waiter: with L held, ``park(L, ...)`` enqueues a Sudog and parks, and L is
@@ -25,11 +26,12 @@ lock used as a binary semaphore): sudog.py is the one wake protocol.
 
 from collections import deque
 
+from .g import WaitReason
 from .locks import new_lock
 from .sched import nanotime
 from .sudog import Sudog
 
-__all__ = ["new_lock", "nanotime", "WaitQ", "Sema", "NotifyList"]
+__all__ = ["new_lock", "nanotime", "WaitReason", "WaitQ", "Sema", "NotifyList"]
 
 _current_sudog = Sudog.current
 
