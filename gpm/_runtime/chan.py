@@ -47,6 +47,7 @@ blocking one is recorded by ``Sudog.current``), so checkdead knows it may
 still wake a goroutine.
 """
 
+import threading
 from collections import deque
 
 from greenlet import getcurrent as _getcurrent
@@ -54,7 +55,7 @@ from greenlet import getcurrent as _getcurrent
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
 from .locks import new_lock
-from .sched import gopark as _gopark, goready as _goready, note_foreign_thread as _note_foreign_thread
+from .sched import current_sched as _current_sched, gopark as _gopark, goready as _goready, note_foreign_thread as _note_foreign_thread
 from .sudog import Sudog
 
 __all__ = ["Chan", "nilchan", "recv_poll", "send_poll", "send_nb", "claim", "CLOSED"]
@@ -79,10 +80,20 @@ def claim(sg) -> bool:
     return False
 
 
+_tls = threading.local()      # per plain thread: the Sched it was last recorded with
+
+
 def _note_plain(gr=None):
-    """Record a plain thread (not a scheduler greenlet) for checkdead."""
+    """Record a plain thread (not a scheduler greenlet) for checkdead.
+
+    Remembered per thread and runtime, so a thread's later ops cost one
+    thread-local read instead of the registry lookup.
+    """
     if getattr(gr if gr is not None else _getcurrent(), "pp", None) is None:
-        _note_foreign_thread()
+        sched = _current_sched()
+        if sched is not None and getattr(_tls, "sched", None) is not sched:
+            _note_foreign_thread()
+            _tls.sched = sched
 
 
 class Chan:

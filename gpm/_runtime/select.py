@@ -28,6 +28,7 @@ the select never wakes twice, and a send case is never performed unless it
 was claimed.  Nothing is woken with a lock held.
 """
 
+import itertools
 import random as _random
 
 from greenlet import getcurrent
@@ -83,29 +84,38 @@ def _parse(cases):
     """-> (list of (kind, chan, value, index), default index or -1)."""
     scases = []
     dflt = -1
-    for i, case in enumerate(cases):
-        if case is default:
-            if dflt >= 0:
-                raise TypeError("gpm.select: more than one default case")
-            dflt = i
-            continue
-        v = None
+    i = 0
+    kinds = _KINDS
+    for case in cases:
         if type(case) is tuple:
             if len(case) != 2:
                 raise _bad_case(i, case)
             f, v = case
-            kind = _KINDS.get(getattr(f, "__func__", None))
+            try:
+                kind = kinds.get(f.__func__)
+            except AttributeError:
+                kind = None
             if kind != _SEND:
                 raise _bad_case(i, case)
         else:
-            kind = _KINDS.get(getattr(case, "__func__", None))
+            try:
+                kind = kinds.get(case.__func__)
+            except AttributeError:
+                kind = None
             if kind is None or kind == _SEND:
+                if case is default:
+                    if dflt >= 0:
+                        raise TypeError("gpm.select: more than one default case")
+                    dflt = i
+                    i += 1
+                    continue
                 raise _bad_case(i, case)
             f = case
+            v = None
         c = f.__self__
-        if type(c) is _NilChan:
-            continue          # nil channel cases never fire
-        scases.append((kind, c, v, i))
+        if type(c) is not _NilChan:       # nil channel cases never fire
+            scases.append((kind, c, v, i))
+        i += 1
     return scases, dflt
 
 
@@ -118,7 +128,7 @@ def _result(kind, i, v, ok):
 
 
 def _poll_locked(sc):
-    """Try case ``sc`` with its channel locked.  -> None or (result, sg_to_wake)."""
+    """Try case ``sc`` with its channel locked.  -> None, CLOSED or (result, sg_to_wake)."""
     kind, c, v, i = sc
     if kind == _SEND:
         r = send_poll(c, v)
@@ -132,6 +142,12 @@ def _poll_locked(sc):
         return None
     val, ok, sg = r
     return _result(kind, i, val, ok), sg
+
+
+# Poll orders: every permutation of range(n) for small n, so one random
+# number picks a uniformly random order (same distribution as Go's
+# Fisher-Yates pollorder, at one rng call instead of n - 1).
+_PERMS = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
 
 
 def select(*cases):
@@ -152,22 +168,47 @@ def select(*cases):
     if n > 1:
         pp = getattr(gr, "pp", None)
         rng = pp.rng if pp is not None else _random
-        # Fisher-Yates (Go's pollorder)
-        for k in range(n - 1, 0, -1):
-            j = int(rng.random() * (k + 1))
-            scases[k], scases[j] = scases[j], scases[k]
+        if n < len(_PERMS):
+            perms = _PERMS[n]
+            order = perms[int(rng.random() * len(perms))]
+            scases = [scases[j] for j in order]
+        else:
+            for k in range(n - 1, 0, -1):          # Fisher-Yates (Go's pollorder)
+                j = int(rng.random() * (k + 1))
+                scases[k], scases[j] = scases[j], scases[k]
 
     # Pass 1: each case alone, under its own lock.
     for sc in scases:
-        lock = sc[1]._lock
+        kind, c, v, i = sc
+        lock = c._lock
         lock.acquire()
-        r = _poll_locked(sc)
+        if kind == _SEND:
+            r = send_poll(c, v)
+            lock.release()
+            if r is None:
+                continue
+            if r is CLOSED:
+                raise ClosedChannelError("send on closed channel")
+            if r is not True:
+                r.wake()
+            if type(gr) is not WorkerGreenlet:
+                _note_plain(gr)
+            return i, None
+        r = recv_poll(c)
         lock.release()
-        if r is not None:
-            return _finish(r, gr)
+        if r is None:
+            continue
+        val, ok, sg = r
+        if sg is not None:
+            sg.wake()
+        if type(gr) is not WorkerGreenlet:
+            _note_plain(gr)
+        if kind == _RECV:
+            return i, val
+        return i, (val, ok)
     if dflt >= 0:
         if type(gr) is not WorkerGreenlet:
-            _note_plain()
+            _note_plain(gr)
         return dflt, None
 
     # Pass 2: all locks in ascending id order, poll again, then enqueue and park.
@@ -231,5 +272,5 @@ def _finish(r, gr):
     if sg is not None:
         sg.wake()
     if type(gr) is not WorkerGreenlet:
-        _note_plain()
+        _note_plain(gr)
     return res
