@@ -1,2 +1,411 @@
-"""gpm.net (placeholder)."""
-__all__ = []
+"""gpm.net: TCP and unix sockets on the netpoller (Go's net package, Pythonic).
+
+Public names: listen dial Listener Conn wait_read wait_write ClosedError Timeout.
+
+Every socket is non-blocking.  An operation tries its syscall first; on
+EAGAIN the goroutine parks on the netpoller (``_runtime.netpoll.PollDesc``)
+until the fd is ready, its deadline passes (``Timeout``, a ``TimeoutError``)
+or the conn/listener is closed (``ClosedError``, an ``OSError``), then
+retries.  A peer reset raises ``ConnectionResetError``; EOF reads ``b""``.
+
+Plain threads may use these objects too: they block their OS thread (in
+``select.poll``, rechecking close and deadlines every 50 ms) instead of
+parking.  Name resolution in ``dial``/``listen`` goes through
+``gpm.syscall`` (literal IP addresses skip it).
+
+Concurrency: one goroutine may read while another writes; two goroutines
+waiting to read (or to write) the same conn at once is an error
+(RuntimeError), as in trio.  Conn state other than the poll descriptor is
+written only by ``close`` (guarded by ``_lock``).
+
+Example::
+
+    def main():
+        ln = gpm.net.listen("tcp", "127.0.0.1:0")
+        gpm.go(lambda: serve(ln))
+        with gpm.net.dial("tcp", "%s:%d" % ln.addr) as c:
+            c.write(b"ping")
+            assert c.read_exactly(4) == b"ping"
+"""
+
+import errno
+import ipaddress
+import os
+import socket
+import stat
+
+from ._runtime.locks import new_lock
+from ._runtime.netpoll import PollDesc, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W
+from ._runtime.sched import nanotime
+from ._runtime.syscall import syscall
+
+__all__ = ["listen", "dial", "Listener", "Conn", "wait_read", "wait_write", "ClosedError", "Timeout"]
+
+_NETWORKS = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6,
+             "unix": socket.AF_UNIX}
+_READ_MAX = 65536
+
+
+def _split_hostport(address):
+    if not isinstance(address, str):
+        raise TypeError(f"gpm.net: address must be a str 'host:port', got {type(address).__name__}")
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0 or address[end + 1:end + 2] != ":":
+            raise ValueError(f"gpm.net: bad address {address!r}")
+        host, port = address[1:end], address[end + 2:]
+    else:
+        host, sep, port = address.rpartition(":")
+        if not sep:
+            raise ValueError(f"gpm.net: missing port in address {address!r}")
+        if ":" in host:
+            raise ValueError(f"gpm.net: too many colons in address {address!r} (use [host]:port)")
+    try:
+        p = int(port) if port else 0
+    except ValueError:
+        p = socket.getservbyname(port, "tcp")
+    if not 0 <= p <= 65535:
+        raise ValueError(f"gpm.net: invalid port in address {address!r}")
+    return host, p
+
+
+def _resolve(network, address, passive):
+    """[(family, sockaddr)] for a tcp address; DNS through gpm.syscall."""
+    family = _NETWORKS.get(network)
+    if family is None or network == "unix":
+        raise ValueError(f"gpm.net: unknown network {network!r}")
+    host, port = _split_hostport(address)
+    if not host:
+        if passive:
+            fam = socket.AF_INET6 if family == socket.AF_INET6 else socket.AF_INET
+            return [(fam, ("::" if fam == socket.AF_INET6 else "0.0.0.0", port))]
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        ip = None
+    if ip is not None:
+        fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        if family not in (socket.AF_UNSPEC, fam):
+            raise ValueError(f"gpm.net: address {address!r} is not {network}")
+        return [(fam, (host, port) if fam == socket.AF_INET else (host, port, 0, 0))]
+    flags = socket.AI_PASSIVE if passive else 0
+    infos = syscall(socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, 0, flags)
+    out = [(fam, sa) for fam, _, _, _, sa in infos if fam in (socket.AF_INET, socket.AF_INET6)]
+    if not out:
+        raise OSError(errno.EADDRNOTAVAIL, f"gpm.net: no address for {host!r}")
+    return out
+
+
+def _addr(family, sa):
+    if family == socket.AF_UNIX:
+        return sa if isinstance(sa, str) else (sa.decode() if sa else "")
+    return (sa[0], sa[1])
+
+
+class Conn:
+    """A connected stream socket.  Context manager; close() is idempotent."""
+
+    __slots__ = ("_sock", "_fd", "_pd", "_family", "_lock", "_closed", "local_addr", "remote_addr")
+
+    def __init__(self, sock):
+        sock.setblocking(False)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._family = sock.family
+        self._pd = PollDesc(self._fd)
+        self._lock = new_lock()
+        self._closed = False
+        self.local_addr = _addr(sock.family, sock.getsockname())
+        try:
+            self.remote_addr = _addr(sock.family, sock.getpeername())
+        except OSError:
+            self.remote_addr = None
+
+    def fileno(self):
+        return self._fd
+
+    def read(self, n=_READ_MAX):
+        """Read up to ``n`` bytes; ``b""`` at EOF.  Parks while nothing is available."""
+        if n < 0:
+            raise ValueError("gpm.net: read size must be >= 0")
+        pd = self._pd
+        recv = self._sock.recv
+        parked = False
+        while True:
+            pd.prepare(_MODE_R)
+            try:
+                b = recv(n)
+            except BlockingIOError:
+                pd.wait(_MODE_R)
+                parked = True
+                continue
+            except OSError:
+                if pd.closing:
+                    raise ClosedError() from None
+                raise
+            if not parked:
+                maybe_yield()
+            return b
+
+    def read_exactly(self, n):
+        """Read exactly ``n`` bytes; EOFError if the peer closes first."""
+        if n < 0:
+            raise ValueError("gpm.net: read size must be >= 0")
+        chunks = []
+        got = 0
+        while got < n:
+            b = self.read(min(n - got, _READ_MAX))
+            if not b:
+                raise EOFError(f"gpm.net: EOF after {got} of {n} bytes")
+            chunks.append(b)
+            got += len(b)
+        return b"".join(chunks)
+
+    def write(self, data):
+        """Write all of ``data`` (parking while the socket buffer is full); returns len(data)."""
+        pd = self._pd
+        send = self._sock.send
+        view = memoryview(data).cast("B")
+        total = len(view)
+        off = 0
+        parked = False
+        try:
+            while True:
+                pd.prepare(_MODE_W)
+                try:
+                    off += send(view[off:] if off else view)
+                except BlockingIOError:
+                    pd.wait(_MODE_W)
+                    parked = True
+                    continue
+                except OSError:
+                    if pd.closing:
+                        raise ClosedError() from None
+                    raise
+                if off >= total:
+                    if not parked:
+                        maybe_yield()
+                    return total
+        finally:
+            view.release()
+
+    def close_write(self):
+        """Half-close: the peer reads EOF; reading here still works."""
+        if self._pd.closing:
+            raise ClosedError()
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            if self._pd.closing:
+                raise ClosedError() from None
+            raise
+
+    def close(self):
+        """Close; goroutines blocked on this conn get ClosedError.  Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pd.close()
+        self._sock.close()
+
+    def set_deadline(self, t):
+        """Read and write deadline (time.monotonic() clock, or None)."""
+        self._pd.set_deadline(2, _deadline(t))
+
+    def set_read_deadline(self, t):
+        self._pd.set_deadline(_MODE_R, _deadline(t))
+
+    def set_write_deadline(self, t):
+        self._pd.set_deadline(_MODE_W, _deadline(t))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self._closed else f"fd={self._fd}"
+        return f"<gpm.net.Conn {state} {self.local_addr!r} -> {self.remote_addr!r}>"
+
+
+def _deadline(t):
+    if t is None:
+        return None
+    t = float(t)
+    if t != t:
+        raise ValueError("gpm.net: deadline is NaN")
+    return t
+
+
+class Listener:
+    """A listening socket.  Context manager; close() wakes a blocked accept with ClosedError."""
+
+    __slots__ = ("_sock", "_pd", "_lock", "_closed", "_network", "_path", "addr")
+
+    def __init__(self, sock, network):
+        sock.setblocking(False)
+        self._sock = sock
+        self._pd = PollDesc(sock.fileno())
+        self._lock = new_lock()
+        self._closed = False
+        self._network = network
+        self.addr = _addr(sock.family, sock.getsockname())
+        self._path = self.addr if network == "unix" else None
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def accept(self):
+        """Wait for a connection and return it as a Conn."""
+        pd = self._pd
+        accept = self._sock._accept          # (fd, addr): avoids a socket object on EAGAIN paths
+        family = self._sock.family
+        parked = False
+        while True:
+            pd.prepare(_MODE_R)
+            try:
+                fd, _ = accept()
+            except BlockingIOError:
+                pd.wait(_MODE_R)
+                parked = True
+                continue
+            except OSError as e:
+                if pd.closing:
+                    raise ClosedError() from None
+                if e.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                raise
+            s = socket.socket(family, socket.SOCK_STREAM, 0, fileno=fd)
+            if family != socket.AF_UNIX:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                c = Conn(s)
+            except BaseException:
+                s.close()
+                raise
+            if not parked:
+                maybe_yield()
+            return c
+
+    def close(self):
+        """Stop listening; a goroutine blocked in accept gets ClosedError.  Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pd.close()
+        self._sock.close()
+        if self._path:
+            try:
+                if stat.S_ISSOCK(os.stat(self._path).st_mode):
+                    os.unlink(self._path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<gpm.net.Listener {self._network} {self.addr!r}{' closed' if self._closed else ''}>"
+
+
+def listen(network, address, backlog=4096):
+    """Listen on ``address`` ("host:port", "[::1]:0", or a path for "unix")."""
+    if network == "unix":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(address)
+            s.listen(backlog)
+            return Listener(s, network)
+        except BaseException:
+            s.close()
+            raise
+    last = None
+    for fam, sa in _resolve(network, address, True):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6 and network == "tcp6":
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(sa)
+            s.listen(backlog)
+            return Listener(s, network)
+        except BaseException as e:
+            s.close()
+            if not isinstance(e, OSError):
+                raise
+            last = e
+    raise last
+
+
+def dial(network, address, timeout=None):
+    """Connect to ``address``; parks on the poller while connecting.
+
+    ``timeout`` (seconds) bounds resolution and connect together; Timeout on expiry.
+    """
+    deadline = None if timeout is None else nanotime() + float(timeout)
+    if network == "unix":
+        targets = [(socket.AF_UNIX, address)]
+    else:
+        targets = _resolve(network, address, False)
+    last = None
+    for fam, sa in targets:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            return _connect(s, fam, sa, deadline)
+        except BaseException as e:
+            s.close()
+            if not isinstance(e, OSError) or isinstance(e, Timeout):
+                raise
+            last = e
+    raise last
+
+
+def _connect(s, fam, sa, deadline):
+    s.setblocking(False)
+    if fam != socket.AF_UNIX:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    err = s.connect_ex(sa)
+    if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY):
+        pd = PollDesc(s.fileno())
+        pd.wd = deadline
+        try:
+            while True:
+                pd.prepare(_MODE_W)
+                pd.wait(_MODE_W)
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err != 0 or _connected(s):
+                    break
+        finally:
+            pd.close()
+    if err not in (0, errno.EISCONN):
+        raise OSError(err, f"dial {_addr(fam, sa)!r}: {os.strerror(err)}")
+    return Conn(s)
+
+
+def _connected(s):
+    try:
+        s.getpeername()
+        return True
+    except OSError:
+        return False
+
+
+def wait_read(fd, deadline=None):
+    """Park until the non-blocking ``fd`` is readable (or ``deadline`` passes: Timeout)."""
+    wait_fd(_fileno(fd), _MODE_R, _deadline(deadline))
+
+
+def wait_write(fd, deadline=None):
+    """Park until the non-blocking ``fd`` is writable (or ``deadline`` passes: Timeout)."""
+    wait_fd(_fileno(fd), _MODE_W, _deadline(deadline))
+
+
+def _fileno(fd):
+    return fd if isinstance(fd, int) else fd.fileno()

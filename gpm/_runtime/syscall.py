@@ -1,7 +1,225 @@
-"""gpm.syscall (placeholder until issue 4 lands): runs fn inline."""
+"""gpm.syscall and the blocking-call pool (Ms without a P; threads ``gpm-syscall-<n>``).
 
-__all__ = ["syscall"]
+Go hands the P of a G in a syscall to another M; a started greenlet cannot
+change threads, so gpm does the opposite (DESIGN.md): the G parks (status
+SYSCALL, wait reason "syscall"), ``fn`` runs on a pool thread, and the pool
+thread readies the G with the result or exception.  The P keeps running its
+other goroutines meanwhile.
+
+Pool (one per runtime, ``Sched.syscall_pool``, created on first use):
+  * at most ``size`` threads (env GPM_SYSCALL_THREADS, default 64); requests
+    beyond that wait in a FIFO queue;
+  * an idle thread exits after IDLE_EXIT seconds, and all exit on ``shutdown``
+    (called by Sched.stop); a thread still inside ``fn`` then finishes that
+    call and exits (Sched.join_threads waits for it, bounded);
+  * pool threads are plain threads: gpm channels used inside ``fn`` block
+    the OS thread.
+
+Accounting: ``Sched.nsyscall`` (guarded by Sched.lock) is incremented before
+the G parks and decremented by the pool thread only after ``goready`` of that
+G, so checkdead never sees a G that is neither counted nor runnable.
+
+Field guards (SyscallPool):
+  lock        guards queue, idle, nthreads, all_threads, shut, nextid
+  queue       pending requests (FIFO)
+  idle        binary semaphores (locks held) of idle threads, LIFO
+  nthreads    threads alive (started, not yet exited)
+  all_threads every thread started (for join_threads)
+  size        set once
+
+Lock order: SyscallPool.lock and Sched.lock are never nested (the submit path
+holds only pool.lock; the completion path takes Sched.lock after goready).
+"""
+
+import collections
+import logging
+import os
+import threading
+
+from greenlet import getcurrent
+
+from . import sched as _s
+from .g import Gstatus, WaitReason, WorkerGreenlet
+from .locks import new_lock
+
+__all__ = ["syscall", "SyscallPool", "DEFAULT_THREADS"]
+
+log = logging.getLogger("gpm")
+
+DEFAULT_THREADS = 64      # tokio caps its blocking pool at 512; CPython threads cost more
+IDLE_EXIT = 10.0          # tokio: an idle blocking thread exits after 10 s
+
+_init_lock = new_lock()
+
+
+def pool_size():
+    raw = os.environ.get("GPM_SYSCALL_THREADS")
+    if not raw:
+        return DEFAULT_THREADS
+    try:
+        n = int(raw)
+        if n < 1:
+            raise ValueError
+    except ValueError:
+        log.warning("GPM_SYSCALL_THREADS=%r is not a positive integer; using %d", raw, DEFAULT_THREADS)
+        return DEFAULT_THREADS
+    return n
+
+
+class _Req:
+    __slots__ = ("fn", "args", "kwargs", "gp", "result", "exc")
+
+    def __init__(self, fn, args, kwargs, gp):
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.gp = gp
+        self.result = None
+        self.exc = None
+
+
+class SyscallPool:
+    def __init__(self, sched, size=None):
+        self.sched = sched
+        self.size = size if size is not None else pool_size()
+        self.lock = new_lock()
+        self.queue = collections.deque()
+        self.idle = []
+        self.nthreads = 0
+        self.all_threads = []
+        self.shut = False
+        self.nextid = 0
+
+    def submit_locked(self, req):
+        """Queue ``req`` and find a thread for it.  Requires self.lock (released by the caller)."""
+        self.queue.append(req)
+        if self.idle:
+            self.idle.pop().release()
+        elif self.nthreads < self.size:
+            self.nthreads += 1
+            self.nextid += 1
+            t = threading.Thread(target=self._worker, name=f"gpm-syscall-{self.nextid}", daemon=True)
+            self.all_threads.append(t)
+            # start() only waits for the thread to exist; its body waits for self.lock.
+            t.start()
+
+    def _worker(self):
+        sema = new_lock()
+        sema.acquire()
+        lock = self.lock
+        counted = True                        # still counted in nthreads
+        try:
+            while True:
+                lock.acquire()
+                if self.shut:
+                    lock.release()
+                    return
+                if self.queue:
+                    req = self.queue.popleft()
+                    lock.release()
+                    self._run(req)
+                    continue
+                self.idle.append(sema)
+                lock.release()
+                if sema.acquire(True, IDLE_EXIT):
+                    continue
+                with lock:
+                    try:
+                        self.idle.remove(sema)
+                        popped = False
+                    except ValueError:
+                        popped = True         # a submitter popped us: its release is coming
+                    if not popped and not self.queue:
+                        # Exit, uncounted under the same lock as the check, so a
+                        # submitter that queues after this starts a new thread.
+                        self.nthreads -= 1
+                        counted = False
+                        return
+                if popped:
+                    sema.acquire()
+        except BaseException as e:            # noqa: BLE001 - a runtime bug: abort the run
+            from .errors import FatalError
+            fe = FatalError(f"gpm: syscall thread crashed: {e!r}")
+            fe.__cause__ = e
+            self.sched.finish(exc=fe)
+        finally:
+            if counted:
+                with lock:
+                    self.nthreads -= 1
+
+    def _run(self, req):
+        try:
+            req.result = req.fn(*req.args, **req.kwargs)
+        except BaseException as e:            # noqa: BLE001 - handed back to the caller
+            req.exc = e
+        sched = self.sched
+        _s.goready(req.gp)
+        with sched.lock:
+            sched.nsyscall -= 1
+
+    def shutdown(self):
+        """Stop every thread (idle ones now, busy ones after their call).  Any thread."""
+        with self.lock:
+            self.shut = True
+            idle, self.idle = self.idle, []
+            self.queue.clear()
+        for sema in idle:
+            sema.release()
+
+    def threads(self):
+        with self.lock:
+            return list(self.all_threads)
+
+
+def _getpool(sched):
+    pool = sched.syscall_pool
+    if pool is not None:
+        return pool
+    with _init_lock:
+        pool = sched.syscall_pool
+        if pool is None:
+            pool = sched.syscall_pool = SyscallPool(sched)
+    return pool
 
 
 def syscall(fn, *args, **kwargs):
-    return fn(*args, **kwargs)
+    """Run ``fn(*args, **kwargs)`` on a pool thread while this goroutine is parked.
+
+    Any thread: from a goroutine the P keeps running other goroutines; from a
+    plain thread ``fn`` is simply called.  Returns fn's result or raises its
+    exception.
+    """
+    if not callable(fn):
+        raise TypeError(f"gpm.syscall: fn must be callable, got {type(fn).__name__}")
+    gr = getcurrent()
+    if type(gr) is not WorkerGreenlet:
+        return fn(*args, **kwargs)
+    gp = gr.gp
+    sched = gp.sched
+    pool = _getpool(sched)
+    req = _Req(fn, args, kwargs, gp)
+    with sched.lock:
+        sched.nsyscall += 1
+    lock = pool.lock
+    lock.acquire()
+    if pool.shut:
+        lock.release()
+        with sched.lock:
+            sched.nsyscall -= 1
+        raise RuntimeError("gpm.syscall: the runtime is stopping")
+    pool.submit_locked(req)
+    # gopark with status SYSCALL: the pool thread can take req only after we
+    # release pool.lock, which happens after the status is set (gopark's rule).
+    gp.waitreason = WaitReason.SYSCALL
+    gp.waitsince = _s.nanotime()
+    gp.status = Gstatus.SYSCALL
+    lock.release()
+    gr.pp.g0.switch()
+    exc = req.exc
+    if exc is not None:
+        req.exc = None
+        try:
+            raise exc
+        finally:
+            exc = None
+    return req.result

@@ -1,7 +1,187 @@
-"""sysmon: placeholder until the monitor thread lands (issue 4)."""
+"""sysmon: the monitor thread ``gpm-sysmon`` (Go's sysmon, an M without a P).
 
-__all__ = ["start_sysmon"]
+Every round it calls the pure step ``sysmon_tick(sched, now)``, which
+  1. netpolls without blocking if goroutines wait on the netpoller, no M is
+     blocked in epoll and nobody polled for NETPOLL_PERIOD (Go: 10 ms);
+  2. blockwarn + retake: a running P whose ``executed`` counter has not moved
+     for ``debug.blockwarn`` ms while it has a current G is stuck (a goroutine
+     that never yields: a CPU loop or an unwrapped blocking call).  Once per
+     stuck episode it logs a warning on logger "gpm" with that goroutine's
+     stack (``sys._current_frames()`` of the P's M thread).  On every round of
+     the episode it moves the P's free goroutines (never run, so not pinned)
+     to the global queue and calls wakep, so another P runs them (Go's
+     retake, in the only form that works with pinned greenlets: ANCHORS 7.7);
+and then ``trace.schedtrace_tick(sched, now)``.
+
+Back-off (ANCHORS 7.7; Go's 20 us start is unrealistic in CPython): sleep
+MIN_DELAY, double after IDLE_ROUNDS rounds that did nothing, cap MAX_DELAY;
+any action resets it; with schedtrace on, never sleep longer than its period.
+
+When the run stops (``wake`` from Sched.stop), sysmon joins the M threads and
+then closes the netpoller (epoll + eventfd): nothing can use it any more.
+
+Field guards (Sysmon):
+  note          Go's note: any thread wakes, sysmon sleeps on it
+  thread        set once by start_sysmon
+  seen          sysmon thread only: pid -> [executed, first_seen, warned]
+  warnings retakes retaken_gs polls
+                counters written by the sysmon thread only, read racily by tests
+"""
+
+import logging
+import sys
+import threading
+import traceback
+
+from .locks import Note
+from . import trace
+
+__all__ = ["start_sysmon", "sysmon_tick", "Sysmon", "NETPOLL_PERIOD"]
+
+log = logging.getLogger("gpm")
+
+MIN_DELAY = 0.001
+MAX_DELAY = 0.010
+IDLE_ROUNDS = 10       # Go: 50 rounds of 20 us (1 ms) before doubling; here 10 ms
+NETPOLL_PERIOD = 0.010
+
+
+class Sysmon:
+    def __init__(self, sched):
+        self.sched = sched
+        self.note = Note()
+        self.thread = None
+        self.seen = {}
+        self.warnings = 0
+        self.retakes = 0
+        self.retaken_gs = 0
+        self.polls = 0
+
+    def wake(self):
+        self.note.wakeup()
+
+    def loop(self):
+        sched = self.sched
+        try:
+            delay = MIN_DELAY
+            idle = 0
+            while not sched.stopping:
+                from .sched import nanotime
+                now = nanotime()
+                did = sysmon_tick(sched, now, self)
+                trace.schedtrace_tick(sched, now)
+                if did:
+                    idle = 0
+                    delay = MIN_DELAY
+                else:
+                    idle += 1
+                    if idle > IDLE_ROUNDS:
+                        delay = min(delay * 2, MAX_DELAY)
+                st = sched.debug.schedtrace
+                d = delay if st <= 0 else min(delay, st / 1000.0)
+                self.note.sleep(d)
+        except BaseException as e:            # noqa: BLE001 - feeds the abort path
+            from .errors import FatalError
+            fe = FatalError(f"gpm: sysmon crashed: {e!r}")
+            fe.__cause__ = e
+            sched.finish(exc=fe)
+        finally:
+            self._close_netpoller()
+
+    def _close_netpoller(self):
+        sched = self.sched
+        me = threading.current_thread()
+        for t in list(sched.ms):
+            if t is not me and t.ident is not None:
+                t.join(5.0)
+        np = sched.netpoller
+        if np is not None and not any(t.is_alive() for t in sched.ms):
+            np.close()
 
 
 def start_sysmon(sched):
-    sched.sysmon = None
+    """Create and start the sysmon thread (called by Sched.start)."""
+    sm = Sysmon(sched)
+    sched.sysmon = sm
+    sm.thread = threading.Thread(target=sm.loop, name="gpm-sysmon", daemon=True)
+    sm.thread.start()
+    return sm
+
+
+def sysmon_tick(sched, now, sm=None):
+    """One sysmon round at time ``now``; returns what it did (a dict, empty if nothing).
+
+    Keys: "netpoll" (Gs readied), "blockwarn" (list of (P id, goroutine id,
+    held seconds) warned this round), "retake" (list of (P id, Gs moved)).
+    ``sm`` holds the per-P memory (defaults to ``sched.sysmon``).
+    """
+    if sm is None:
+        sm = sched.sysmon
+    did = {}
+    # 1. netpoll if nobody has for NETPOLL_PERIOD.
+    np = sched.netpoller
+    if np is not None and sched.netpoll_waiters and np.owner is None \
+            and now - np.lastpoll > NETPOLL_PERIOD:
+        gs = np.netpoll(0.0)
+        sm.polls += 1
+        if gs:
+            sched.injectglist(gs)
+            did["netpoll"] = len(gs)
+    # 2. blockwarn and retake.
+    limit = sched.debug.blockwarn / 1000.0
+    if limit <= 0:
+        return did
+    seen = sm.seen
+    for pp in sched.allp:
+        gp = pp.curg
+        ex = pp.executed
+        st = seen.get(pp.id)
+        if gp is None or st is None or st[0] != ex:
+            seen[pp.id] = [ex, now, False]
+            continue
+        held = now - st[1]
+        if held < limit:
+            continue
+        if not st[2]:
+            st[2] = True
+            sm.warnings += 1
+            _warn(sched, pp, gp, held)
+            did.setdefault("blockwarn", []).append((pp.id, gp.goid, held))
+        moved = _retake(sched, pp)
+        if moved:
+            sm.retakes += 1
+            sm.retaken_gs += moved
+            did.setdefault("retake", []).append((pp.id, moved))
+    return did
+
+
+def _warn(sched, pp, gp, held):
+    stack = "(stack unavailable)"
+    try:
+        t = sched.ms[pp.id]
+        frame = sys._current_frames().get(t.ident)
+        if frame is not None:
+            stack = "".join(traceback.format_stack(frame))
+    except (IndexError, AttributeError):
+        pass
+    finally:
+        frame = None
+    log.warning("gpm: goroutine %d has held P%d for %.0f ms without yielding "
+                "(GPM_DEBUG blockwarn=%d ms); its free goroutines are moved to other Ps.\n"
+                "goroutine %d [running]:\n%s",
+                gp.goid, pp.id, held * 1000.0, sched.debug.blockwarn, gp.goid, stack)
+
+
+def _retake(sched, pp):
+    """Move all free Gs of a stuck P to the global queue and wake an idle P."""
+    moved = []
+    q = pp.runq
+    while True:
+        got = q.grab(steal_runnext=True)
+        if not got:
+            break
+        moved.extend(got)
+    if moved:
+        sched.globrunqputbatch(moved)
+        sched.wakep()
+    return len(moved)

@@ -1,0 +1,371 @@
+"""The platform-free netpoller: PollDesc (Go's pollDesc) and the park/ready
+protocol around it.  The OS part (netpoll_epoll.py) must provide a class with
+netpollopen(pd), netpollclose(pd), netpoll(timeout) -> [G], block(pp, timeout),
+wake_owner(pp), netpollbreak(), add_waiter(delta), close().
+
+A PollDesc belongs to one fd.  It has one reader slot ``rg`` and one writer
+slot ``wg``; each holds None (empty), READY (an edge arrived while nobody
+waited) or the parked G.  Deadlines ``rd``/``wd`` are absolute
+``time.monotonic()`` values or None; while a G waits with a deadline a
+runtime timer tagged with ``rseq``/``wseq`` is armed on the G's home P;
+moving a deadline or closing bumps the seq, so a stale timer firing is
+ignored (Go's rseq/wseq).
+
+Wait protocol (``pd.wait(mode)``, goroutine only; the caller has just seen
+EAGAIN and will retry its syscall after ``wait`` returns):
+  1. under ``pd.lock``: closing -> ClosedError; deadline passed -> Timeout;
+     slot READY -> consume it and return (an edge came after the syscall);
+     slot holds a G -> RuntimeError (two waiters on one side of an fd);
+  2. count the waiter (netpoll_waiters, checkdead), store the G in the slot,
+     arm the deadline timer, ``gopark`` releasing ``pd.lock``;
+  3. a waker (netpoll edge, deadline timer, close, deadline moved into the
+     past) under ``pd.lock`` takes the G out of the slot (slot := None),
+     deletes its deadline timer, releases the lock, then ``goready``s it;
+  4. the G runs again, uncounts itself (after goready: checkdead never sees
+     a G that is neither counted nor runnable) and returns; the caller's loop
+     rechecks closing/deadline and retries the syscall.
+An edge is never lost: it either finds the G (wakes it) or sets READY, which
+step 1 of the next wait consumes.
+
+Plain threads never park here: they wait in ``select.poll`` on the fd in
+short slices, rechecking ``closing`` and the deadlines (they block their OS
+thread, as channels do; API.md).
+
+PollDesc field guards:
+  fd                          set once
+  lock                        guards rg wg rd wd rseq wseq rt wt closing
+  np                          the Netpoll the fd is registered with; set under
+                              ``lock`` on first goroutine wait, cleared by close
+  closing                     written under ``lock``; read racily by ``prepare``
+                              (a stale False costs one syscall on a closed fd,
+                              which the caller maps to ClosedError)
+
+Lock order: pd.lock > Netpoll.lock (via P.wake from modtimer) > P.timers lock
+and Note locks.  Nothing is readied and no user code runs under pd.lock.
+"""
+
+import select
+
+from greenlet import getcurrent
+
+from . import sched as _s
+from .g import WaitReason, WorkerGreenlet
+from .locks import new_lock
+from .timers import RTimer, modtimer, deltimer
+
+__all__ = ["PollDesc", "ClosedError", "Timeout", "READY", "netpollget", "wait_fd", "maybe_yield"]
+
+READY = "READY"             # Go's pdReady
+_MODE_R = 0
+_MODE_W = 1
+THREAD_POLL_SLICE = 0.05    # a plain thread rechecks close/deadline this often
+
+_init_lock = new_lock()     # serializes creation of a runtime's Netpoll
+
+
+class ClosedError(OSError):
+    """Use of a closed network connection or listener (Go's net.ErrClosed)."""
+
+    def __init__(self, msg="use of closed network connection"):
+        super().__init__(msg)
+
+
+class Timeout(TimeoutError):
+    """An I/O deadline passed (Go's os.ErrDeadlineExceeded)."""
+
+    def __init__(self, msg="i/o timeout"):
+        super().__init__(msg)
+
+
+def maybe_yield():
+    """Yield the P if the running goroutine's time slice (10 ms) is used up.
+
+    Goroutine or plain thread.  An I/O loop that never has to park (an accept
+    loop with a full backlog, a reader of a fast peer) would otherwise hold
+    its P forever: Go preempts it, gpm cannot (no async preemption), so the
+    net operations offer a yield point on their no-park path instead.
+    """
+    pp = getattr(getcurrent(), "pp", None)
+    if pp is not None and _s.nanotime() - pp.slice_start > _s.TIME_SLICE:
+        _s.gosched()
+
+
+def netpollget(sched):
+    """The runtime's Netpoll, created on first use.  Any thread."""
+    np = sched.netpoller
+    if np is not None:
+        return np
+    with _init_lock:
+        np = sched.netpoller
+        if np is None:
+            if sched.stopping:
+                raise RuntimeError("gpm.net: the runtime is stopping")
+            from .netpoll_epoll import Netpoll
+            np = Netpoll(sched)
+            sched.netpoll_block = np.block
+            sched.netpoll = np.netpoll
+            sched.netpoller = np        # published last: P.wake reads it
+    return np
+
+
+class PollDesc:
+    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing")
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.lock = new_lock()
+        self.np = None
+        self.rg = None
+        self.wg = None
+        self.rd = None
+        self.wd = None
+        self.rseq = 0
+        self.wseq = 0
+        self.rt = None
+        self.wt = None
+        self.closing = False
+
+    # -- checks ------------------------------------------------------------
+
+    def prepare(self, mode):
+        """Raise ClosedError/Timeout before an I/O attempt (racy read; see module doc)."""
+        if self.closing:
+            raise ClosedError()
+        d = self.rd if mode == _MODE_R else self.wd
+        if d is not None and d <= _s.nanotime():
+            raise Timeout()
+
+    def prepare_read(self):
+        self.prepare(_MODE_R)
+
+    def prepare_write(self):
+        self.prepare(_MODE_W)
+
+    # -- waiting -------------------------------------------------------------
+
+    def wait_read(self):
+        self.wait(_MODE_R)
+
+    def wait_write(self):
+        self.wait(_MODE_W)
+
+    def wait(self, mode):
+        """Park until the fd may be ready for ``mode``; raise on close/deadline.
+
+        Goroutine: parks on the netpoller.  Plain thread: blocks in select.poll.
+        Returns True when an I/O edge woke it, False after another wake
+        (deadline timer, close): the caller's loop then rechecks and raises.
+        """
+        gr = getcurrent()
+        if type(gr) is not WorkerGreenlet:
+            self._thread_wait(mode)
+            return True
+        gp = gr.gp
+        sched = gp.sched
+        np = self.np
+        if np is None or np.sched is not sched:
+            np = netpollget(sched)
+            with self.lock:
+                if self.closing:
+                    raise ClosedError()
+                if self.np is not np:
+                    np.netpollopen(self)
+                    self.np = np
+        lock = self.lock
+        lock.acquire()
+        if self.closing:
+            lock.release()
+            raise ClosedError()
+        if mode == _MODE_R:
+            slot, d = self.rg, self.rd
+        else:
+            slot, d = self.wg, self.wd
+        if d is not None and d <= _s.nanotime():
+            lock.release()
+            raise Timeout()
+        if slot is READY:
+            if mode == _MODE_R:
+                self.rg = None
+            else:
+                self.wg = None
+            lock.release()
+            return True
+        if slot is not None:
+            lock.release()
+            raise RuntimeError(f"gpm.net: two goroutines wait to {'read' if mode == _MODE_R else 'write'} "
+                               f"fd {self.fd} at once")
+        np.add_waiter(1)
+        if mode == _MODE_R:
+            self.rg = gp
+            if d is not None:
+                self.rt = self._arm(gp, _MODE_R, d, self.rseq)
+        else:
+            self.wg = gp
+            if d is not None:
+                self.wt = self._arm(gp, _MODE_W, d, self.wseq)
+        gp.param = None
+        _s.gopark(lock, WaitReason.IO_WAIT)
+        np.add_waiter(-1)
+        woke = gp.param
+        gp.param = None
+        return woke is READY
+
+    def _arm(self, gp, mode, when, seq):
+        """Arm a deadline timer on gp's home P.  Requires self.lock."""
+        t = RTimer(_deadline_fire, (self, mode, seq))
+        cur = getattr(getcurrent(), "pp", None)
+        modtimer(t, when, 0.0, gp.pp, cur)
+        return t
+
+    def _thread_wait(self, mode):
+        """A plain thread: block in select.poll, rechecking close and the deadline."""
+        ev = select.POLLIN if mode == _MODE_R else select.POLLOUT
+        p = select.poll()
+        p.register(self.fd, ev)
+        while True:
+            self.prepare(mode)
+            d = self.rd if mode == _MODE_R else self.wd
+            slice_ = THREAD_POLL_SLICE
+            if d is not None:
+                slice_ = max(0.0, min(slice_, d - _s.nanotime()))
+            if p.poll(slice_ * 1000.0):
+                return
+
+    # -- waking --------------------------------------------------------------
+
+    def netpollready(self, rready, wready, gs):
+        """An edge for this fd: wake or mark each side.  Called by netpoll."""
+        with self.lock:
+            if rready:
+                g = self.rg
+                if g is None:
+                    self.rg = READY
+                elif g is not READY:
+                    self.rg = None
+                    g.param = READY       # tells wait() an edge woke it (G owns param once woken)
+                    gs.append(g)
+                    if self.rt is not None:
+                        deltimer(self.rt)
+                        self.rt = None
+            if wready:
+                g = self.wg
+                if g is None:
+                    self.wg = READY
+                elif g is not READY:
+                    self.wg = None
+                    g.param = READY       # tells wait() an edge woke it (G owns param once woken)
+                    gs.append(g)
+                    if self.wt is not None:
+                        deltimer(self.wt)
+                        self.wt = None
+
+    def _take(self, mode):
+        """Take the parked G of ``mode`` (or None) and stop its timer.  Requires lock."""
+        if mode == _MODE_R:
+            g = self.rg
+            if g is None or g is READY:
+                return None
+            self.rg = None
+            t, self.rt = self.rt, None
+        else:
+            g = self.wg
+            if g is None or g is READY:
+                return None
+            self.wg = None
+            t, self.wt = self.wt, None
+        if t is not None:
+            deltimer(t)
+        return g
+
+    def set_deadline(self, mode, when):
+        """Set the read (0), write (1) or both (2) deadline.  Any thread.
+
+        A waiting G sees the new deadline: its timer is re-armed, or it is
+        woken at once if the deadline is already past (it then raises Timeout).
+        """
+        wake = []
+        with self.lock:
+            for m in ((_MODE_R, _MODE_W) if mode == 2 else (mode,)):
+                if m == _MODE_R:
+                    self.rseq += 1
+                    self.rd = when
+                    g = self.rg
+                else:
+                    self.wseq += 1
+                    self.wd = when
+                    g = self.wg
+                if g is None or g is READY:
+                    continue
+                if when is not None and when <= _s.nanotime():
+                    wake.append(self._take(m))
+                    continue
+                old = self.rt if m == _MODE_R else self.wt
+                if old is not None:
+                    deltimer(old)
+                t = None
+                if when is not None:
+                    t = self._arm(g, m, when, self.rseq if m == _MODE_R else self.wseq)
+                if m == _MODE_R:
+                    self.rt = t
+                else:
+                    self.wt = t
+        for g in wake:
+            _s.goready(g)
+
+    def close(self):
+        """pollUnblock + netpollclose: wake both sides with ClosedError.  Any thread.
+
+        The caller closes the fd afterwards.
+        """
+        with self.lock:
+            if self.closing:
+                return False
+            self.closing = True
+            self.rseq += 1
+            self.wseq += 1
+            gs = [g for g in (self._take(_MODE_R), self._take(_MODE_W)) if g is not None]
+            np = self.np
+            self.np = None
+        if np is not None:
+            np.netpollclose(self)
+        for g in gs:
+            _s.goready(g)
+        return True
+
+
+def _deadline_fire(arg, now):
+    """Timer callback: a deadline passed; wake the waiter unless the timer is stale."""
+    pd, mode, seq = arg
+    with pd.lock:
+        if (pd.rseq if mode == _MODE_R else pd.wseq) != seq:
+            return
+        if mode == _MODE_R:
+            t, pd.rt = pd.rt, None
+            g = pd.rg
+            if g is None or g is READY:
+                return
+            pd.rg = None
+        else:
+            t, pd.wt = pd.wt, None
+            g = pd.wg
+            if g is None or g is READY:
+                return
+            pd.wg = None
+    _s.goready(g)
+
+
+def wait_fd(fd, mode, deadline=None):
+    """Park until a foreign non-blocking fd is ready (gpm.net.wait_read/wait_write).
+
+    The fd is registered for this wait and unregistered afterwards (the caller
+    owns the fd and may close it at any time after we return).
+    """
+    pd = PollDesc(fd)
+    if deadline is not None:
+        pd.rd = pd.wd = deadline
+    try:
+        while not pd.wait(mode):      # woken by the deadline timer: the next wait raises
+            pass
+    finally:
+        pd.close()
+

@@ -1,0 +1,453 @@
+"""gpm.net against API.md: echo, many connections, deadlines, close, half-close,
+reset, unix and IPv6 sockets, wait_read/wait_write, plain threads, fd leaks.
+
+Loopback only; every loop is bounded in count and time.
+"""
+
+import os
+import random
+import resource
+import socket
+import struct
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings, HealthCheck, strategies as st
+
+import gpm
+import gpm.net as net
+
+
+def nfds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def fdcheck():
+    """No fd leaks: the count of open fds is the same after the test."""
+    before = nfds()
+    yield
+    assert nfds() == before, "file descriptors leaked"
+
+
+def wait_io(h, limit=5.0):
+    """Wait (goroutine side) until goroutine ``h`` is parked on the netpoller."""
+    deadline = time.monotonic() + limit
+    while getattr(h, "waitreason", None) != "IO wait" or h.status != 4:
+        assert time.monotonic() < deadline, "goroutine never parked in IO wait"
+        gpm.sleep(0.001)
+
+
+def echo_server(ln):
+    """Accept until closed; echo each conn in its own goroutine; wait for them all."""
+    wg = gpm.sync.WaitGroup()
+
+    def handle(c):
+        with c:
+            while True:
+                b = c.read()
+                if not b:
+                    return
+                c.write(b)
+    while True:
+        try:
+            c = ln.accept()
+        except net.ClosedError:
+            break
+        wg.go(handle, c)
+    wg.wait()
+
+
+def hostport(addr):
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@pytest.mark.parametrize("procs", [1, 4])
+def test_echo_round_trips(procs, fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        srv = gpm.go(echo_server, ln)
+        results = gpm.Chan(10)
+
+        def client(i):
+            with net.dial("tcp", hostport(ln.addr)) as c:
+                assert c.remote_addr == ln.addr
+                for k in range(50):
+                    msg = f"{i}:{k}:".encode() * 3
+                    assert c.write(msg) == len(msg)
+                    assert c.read_exactly(len(msg)) == msg
+            results.send(i)
+        for i in range(10):
+            gpm.go(client, i)
+        got = sorted(results.recv() for _ in range(10))
+        ln.close()
+        srv.join()
+        return got
+    assert gpm.run(main, procs=procs) == list(range(10))
+
+
+def _raise_nofile(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        if target < need:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return soft, hard
+
+
+NCONN = 1000
+
+
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 4096), min_size=16, max_size=16))
+@pytest.mark.timeout(60)
+def test_thousand_concurrent_connections(sizes):
+    """1,000 connections open at once, each sending checked payloads of random sizes."""
+    before = nfds()
+    saved = _raise_nofile(2 * NCONN + 200)
+
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0", backlog=NCONN)
+        srv = gpm.go(echo_server, ln)
+        wg = gpm.sync.WaitGroup()
+        ready = gpm.sync.WaitGroup()
+        ready.add(NCONN)
+        start = gpm.Chan()
+        errors = []
+
+        def client(i):
+            try:
+                c = net.dial("tcp", hostport(ln.addr))
+            finally:
+                ready.done()
+            with c:
+                start.recv()                     # every connection is open before any sends
+                c.set_deadline(time.monotonic() + 30)
+                for k in range(3):
+                    n = sizes[(i + k) % len(sizes)]
+                    payload = struct.pack(">II", i, k) + bytes((i + k + j) & 0xFF for j in range(n))
+                    c.write(payload)
+                    back = c.read_exactly(len(payload))
+                    if back != payload:
+                        errors.append((i, k))
+        for i in range(NCONN):
+            wg.go(client, i)
+        ready.wait()
+        start.close()
+        wg.wait()
+        ln.close()
+        srv.join()
+        return errors
+    try:
+        assert gpm.run(main, procs=2) == []
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+    assert nfds() == before
+
+
+def test_read_deadline(procs, fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        t0 = time.monotonic()
+        c.set_read_deadline(t0 + 0.05)
+        with pytest.raises(net.Timeout):
+            c.read()
+        assert time.monotonic() - t0 >= 0.05
+        with pytest.raises(TimeoutError):          # still past: fails at once
+            c.read()
+        c.set_read_deadline(None)                  # cleared: data flows again
+        s.write(b"hi")
+        assert c.read() == b"hi"
+        for x in (c, s, ln):
+            x.close()
+    gpm.run(main, procs=procs)
+
+
+def test_deadline_moved_while_waiting(procs, fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        # 1. extended while a read waits: the old deadline passes harmlessly.
+        c.set_read_deadline(time.monotonic() + 0.05)
+        h = gpm.go(c.read)
+        wait_io(h)
+        c.set_read_deadline(time.monotonic() + 30)
+        gpm.sleep(0.15)                            # well past the old deadline
+        assert not h.done()
+        s.write(b"late")
+        assert h.join() == b"late"
+        # 2. moved into the past while a read waits: the reader times out now.
+        c.set_read_deadline(None)
+        box = []
+
+        def reader():
+            try:
+                c.read()
+            except net.Timeout as e:
+                box.append(e)
+        h = gpm.go(reader)
+        wait_io(h)
+        c.set_read_deadline(time.monotonic() - 1)
+        h.join()
+        assert len(box) == 1
+        for x in (c, s, ln):
+            x.close()
+    gpm.run(main, procs=procs)
+
+
+def test_write_deadline(fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        c.set_write_deadline(time.monotonic() + 0.1)
+        chunk = b"x" * 65536
+        with pytest.raises(net.Timeout):
+            for _ in range(10000):                 # the peer never reads: buffers fill up
+                c.write(chunk)
+        for x in (c, s, ln):
+            x.close()
+    gpm.run(main, procs=2)
+
+
+def test_close_wakes_blocked_reader_and_accept(procs, fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        errs = gpm.Chan(2)
+
+        def blocked(fn):
+            try:
+                fn()
+            except net.ClosedError as e:
+                errs.send(e)
+        h1 = gpm.go(blocked, c.read)
+        h2 = gpm.go(blocked, ln.accept)
+        wait_io(h1)
+        wait_io(h2)
+        c.close()
+        ln.close()
+        e1, e2 = errs.recv(), errs.recv()
+        assert isinstance(e1, net.ClosedError) and isinstance(e2, net.ClosedError)
+        with pytest.raises(net.ClosedError):
+            c.read()
+        with pytest.raises(net.ClosedError):
+            c.write(b"x")
+        c.close()                                   # idempotent
+        assert s.read() == b""                      # the peer sees EOF
+        s.close()
+    gpm.run(main, procs=procs)
+
+
+def test_half_close(fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+
+        def server():
+            with ln.accept() as s:
+                data = b""
+                while True:
+                    b = s.read()
+                    if not b:
+                        break
+                    data += b
+                s.write(data[::-1])
+        h = gpm.go(server)
+        with net.dial("tcp", hostport(ln.addr)) as c:
+            c.write(b"abcdef")
+            c.close_write()
+            assert c.read_exactly(6) == b"fedcba"
+            assert c.read() == b""
+        h.join()
+        ln.close()
+    gpm.run(main, procs=2)
+
+
+def test_peer_reset_and_eof(fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        # EOF: an orderly close reads b"".
+        c2 = net.dial("tcp", hostport(ln.addr))
+        s2 = ln.accept()
+        s2.close()
+        assert c2.read() == b""
+        c2.close()
+        # RST: the peer closes with SO_LINGER 0 while we wait in read.
+        box = gpm.Chan(1)
+
+        def reader():
+            try:
+                box.send(c.read())
+            except ConnectionResetError as e:
+                box.send(e)
+        h = gpm.go(reader)
+        wait_io(h)
+        s._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        assert isinstance(box.recv(), ConnectionResetError)
+        c.close()
+        ln.close()
+    gpm.run(main, procs=1)
+
+
+def test_dial_refused_and_bad_addresses(fdcheck):
+    def main():
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        with pytest.raises(ConnectionRefusedError):
+            net.dial("tcp", f"127.0.0.1:{port}")
+        with pytest.raises(ValueError):
+            net.dial("udp", "127.0.0.1:1")
+        with pytest.raises(ValueError):
+            net.listen("tcp", "127.0.0.1")
+    gpm.run(main, procs=1)
+
+
+def test_dial_by_name_resolves_through_syscall(fdcheck):
+    def main():
+        with net.listen("tcp4", "127.0.0.1:0") as ln:
+            h = gpm.go(ln.accept)
+            with net.dial("tcp4", f"localhost:{ln.addr[1]}", timeout=10) as c:
+                with h.join() as s:
+                    c.write(b"ok")
+                    assert s.read_exactly(2) == b"ok"
+    gpm.run(main, procs=2)
+
+
+def test_unix_sockets(tmp_path, procs, fdcheck):
+    path = str(tmp_path / "echo.sock")
+
+    def main():
+        ln = net.listen("unix", path)
+        assert ln.addr == path
+        srv = gpm.go(echo_server, ln)
+        with net.dial("unix", path) as c:
+            for n in (1, 100, 100000):
+                msg = bytes(random.Random(n).randbytes(n))
+                c.write(msg)
+                assert c.read_exactly(n) == msg
+        ln.close()
+        srv.join()
+    gpm.run(main, procs=procs)
+    assert not os.path.exists(path)
+
+
+def _has_ipv6():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+def test_ipv6_loopback(fdcheck):
+    def main():
+        ln = net.listen("tcp6", "[::1]:0")
+        assert ln.addr[0] == "::1"
+        srv = gpm.go(echo_server, ln)
+        with net.dial("tcp6", hostport(ln.addr)) as c:
+            assert c.remote_addr == ln.addr
+            c.write(b"six")
+            assert c.read_exactly(3) == b"six"
+        ln.close()
+        srv.join()
+    gpm.run(main, procs=2)
+
+
+def test_wait_read_write_on_foreign_fds(procs, fdcheck):
+    def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        try:
+            net.wait_write(a)                      # an empty socket buffer is writable
+            h = gpm.go(net.wait_read, b.fileno())
+            wait_io(h)
+            a.send(b"z")
+            h.join()
+            assert b.recv(1) == b"z"
+            with pytest.raises(net.Timeout):
+                net.wait_read(b, deadline=time.monotonic() + 0.02)
+        finally:
+            a.close()
+            b.close()
+    gpm.run(main, procs=procs)
+
+
+def test_two_readers_on_one_conn_is_an_error(fdcheck):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        h = gpm.go(c.read)
+        wait_io(h)
+        with pytest.raises(RuntimeError):
+            c.read()
+        s.write(b"1")
+        assert h.join() == b"1"
+        for x in (c, s, ln):
+            x.close()
+    gpm.run(main, procs=1)
+
+
+def test_plain_thread_client_blocks_its_thread(fdcheck):
+    """A plain thread may use gpm.net: it blocks its OS thread, goroutines serve it."""
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        srv = gpm.go(echo_server, ln)
+        out = []
+        done = gpm.Chan(1)
+
+        def plain():
+            with net.dial("tcp", hostport(ln.addr)) as c:
+                for i in range(20):
+                    c.write(b"%d" % i)
+                    out.append(c.read_exactly(len(b"%d" % i)))
+            done.send(True)
+        t = threading.Thread(target=plain)
+        t.start()
+        done.recv()
+        t.join()
+        ln.close()
+        srv.join()
+        return out
+    assert gpm.run(main, procs=2) == [b"%d" % i for i in range(20)]
+
+
+def test_netpoll_waiter_is_not_a_deadlock(fdcheck):
+    """checkdead counts netpoll waiters: a goroutine waiting on a socket keeps the run alive."""
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+
+        def writer():
+            s.write(b"w")                          # runs on a plain thread via a timer-free path
+        c.set_read_deadline(time.monotonic() + 0.1)
+        with pytest.raises(net.Timeout):
+            c.read()                               # all Ps idle, one netpoll waiter, one timer
+        c.set_read_deadline(None)
+        th = threading.Thread(target=writer)
+        th.start()
+        assert c.read() == b"w"
+        th.join()
+        for x in (c, s, ln):
+            x.close()
+    gpm.run(main, procs=2)

@@ -1,0 +1,106 @@
+"""gpm.syscall against API.md: results and exceptions come back, the P keeps
+running other goroutines (proved with counters), the pool is bounded."""
+
+import threading
+
+import pytest
+
+import gpm
+
+
+def test_result_and_exception(procs):
+    def boom(x):
+        raise KeyError(x)
+
+    def main():
+        assert gpm.syscall(lambda a, b=0: a + b, 40, b=2) == 42
+        with pytest.raises(KeyError, match="k"):
+            gpm.syscall(boom, "k")
+        return gpm.syscall(threading.current_thread).name
+    name = gpm.run(main, procs=procs)
+    assert name.startswith("gpm-syscall-")
+
+
+def test_other_goroutines_keep_running_during_syscall():
+    """procs=1: the blocking call can only finish after another goroutine ran
+    1,000 steps on the same P, so the P was not blocked by it."""
+    steps = 1000
+    released = threading.Event()
+    count = [0]
+
+    def worker():
+        for _ in range(steps):
+            count[0] += 1
+            gpm.gosched()
+        released.set()
+
+    def main():
+        gpm.go(worker)
+        ok = gpm.syscall(released.wait, 30)
+        return ok, count[0]
+    assert gpm.run(main, procs=1) == (True, steps)
+
+
+def test_many_goroutines_in_syscall_at_once():
+    n = 8
+    barrier = threading.Barrier(n, timeout=30)
+
+    def main():
+        wg = gpm.sync.WaitGroup()
+        res = []
+        for i in range(n):
+            wg.go(lambda i=i: res.append((gpm.syscall(barrier.wait), i)))
+        wg.wait()
+        return sorted(i for _, i in res)
+    # The barrier needs all n calls in flight at the same time.
+    assert gpm.run(main, procs=2) == list(range(n))
+
+
+def test_pool_is_bounded_and_queues(monkeypatch):
+    monkeypatch.setenv("GPM_SYSCALL_THREADS", "2")
+    lock = threading.Lock()
+    active = [0, 0]                  # now, max
+    names = set()
+    gate = threading.Semaphore(0)
+
+    def call():
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+            names.add(threading.current_thread().name)
+        gate.acquire(timeout=30)
+        with lock:
+            active[0] -= 1
+
+    def main():
+        wg = gpm.sync.WaitGroup()
+        for _ in range(6):
+            wg.go(gpm.syscall, call)
+        for _ in range(6):
+            gate.release()
+        wg.wait()
+    gpm.run(main, procs=1)
+    assert active[1] <= 2
+    assert len(names) <= 2
+
+
+def test_syscall_in_flight_is_not_a_deadlock():
+    """All Ps idle, no timers: only the syscall is alive; checkdead must wait for it."""
+    ev = threading.Event()
+
+    def main():
+        threading.Timer(0.05, ev.set).start()
+        return gpm.syscall(ev.wait, 30)
+    assert gpm.run(main, procs=1) is True
+
+
+def test_stats_count_syscalls():
+    def main():
+        return gpm.syscall(lambda: gpm.stats().syscalls)
+    assert gpm.run(main, procs=1) == 1
+
+
+def test_plain_thread_calls_directly():
+    assert gpm.syscall(threading.current_thread) is threading.current_thread()
+    with pytest.raises(TypeError):
+        gpm.syscall(42)

@@ -1,0 +1,99 @@
+"""sysmon: blockwarn + retake on a real run, and the pure sysmon_tick step."""
+
+import logging
+import threading
+import time
+
+import pytest
+
+import gpm
+from gpm._runtime.g import G
+from gpm._runtime.sched import Sched
+from gpm._runtime.sysmon import Sysmon, sysmon_tick
+
+
+def test_blockwarn_logs_stack_and_free_goroutines_still_run(caplog):
+    n = 20
+    done = [0]
+
+    def worker():
+        done[0] += 1
+
+    def blocker():
+        for _ in range(n):
+            gpm.go(worker)                 # free Gs queued on this P
+        time.sleep(0.3)                    # deliberate: holds the P without yielding
+        return done[0]
+
+    def main():
+        return gpm.go(blocker).join()
+    with caplog.at_level(logging.WARNING, logger="gpm"):
+        finished_while_blocked = gpm.run(main, procs=2)
+    assert finished_while_blocked == n      # they ran elsewhere while the P was stuck
+    warns = [r for r in caplog.records if r.name == "gpm" and "without yielding" in r.getMessage()]
+    assert len(warns) == 1                  # once per stuck episode
+    msg = warns[0].getMessage()
+    assert "in blocker" in msg and "time.sleep(0.3)" in msg
+
+
+def test_sysmon_thread_runs_and_exits():
+    def main():
+        deadline = time.monotonic() + 5      # Sched.start starts sysmon after the Ms
+        while True:
+            names = sorted(t.name for t in threading.enumerate() if t.name == "gpm-sysmon")
+            if names or time.monotonic() > deadline:
+                return names
+            gpm.sleep(0.001)
+    assert gpm.run(main, procs=1) == ["gpm-sysmon"]
+
+
+def _fake_sched(procs=2):
+    sched = Sched(procs)
+    return sched, Sysmon(sched)
+
+
+def test_sysmon_tick_detects_stuck_p_and_retakes_free_gs(caplog):
+    sched, sm = _fake_sched()
+    p0 = sched.allp[0]
+    stuck = G(sched, 7, print, (), {})
+    stuck.pp = p0
+    pinned = G(sched, 8, print, (), {})
+    pinned.pp = p0
+    free = [G(sched, 10 + i, print, (), {}) for i in range(5)]
+    p0.curg = stuck
+    for g in [pinned] + free:
+        p0.runq.put(g)
+    limit = sched.debug.blockwarn / 1000.0
+    t0 = 1000.0
+    assert sysmon_tick(sched, t0, sm) == {}
+    assert sysmon_tick(sched, t0 + limit / 2, sm) == {}
+    with caplog.at_level(logging.WARNING, logger="gpm"):
+        did = sysmon_tick(sched, t0 + limit + 0.001, sm)
+    assert [(pid, goid) for pid, goid, _ in did["blockwarn"]] == [(0, 7)]
+    assert did["retake"] == [(0, 5)]
+    assert sched.runqsize == 5 and list(sched.runq) == free
+    assert p0.runq.snapshot() == [pinned]          # pinned Gs stay home
+    # Same episode: no second warning, nothing left to move.
+    assert sysmon_tick(sched, t0 + 2 * limit, sm) == {}
+    # The P moves on (executes something): a new episode may warn again.
+    p0.executed += 1
+    assert sysmon_tick(sched, t0 + 3 * limit, sm) == {}
+    did = sysmon_tick(sched, t0 + 4 * limit + 0.001, sm)
+    assert "blockwarn" in did
+    assert sm.warnings == 2
+
+
+def test_sysmon_tick_ignores_idle_ps():
+    sched, sm = _fake_sched()
+    for t in (0.0, 10.0, 20.0):
+        assert sysmon_tick(sched, t, sm) == {}
+    assert sm.warnings == 0
+
+
+@pytest.mark.parametrize("flag", ["blockwarn=0"])
+def test_blockwarn_off(monkeypatch, flag):
+    monkeypatch.setenv("GPM_DEBUG", flag)
+    sched, sm = _fake_sched(1)
+    sched.allp[0].curg = G(sched, 3, print, (), {})
+    assert sysmon_tick(sched, 0.0, sm) == {}
+    assert sysmon_tick(sched, 100.0, sm) == {}
