@@ -287,16 +287,15 @@ class Sched:
         """The M's loop: find a runnable G, execute it, repeat until stopping."""
         runq_get = pp.runq.get
         findrunnable = self.findrunnable
-        g0 = pp.g0
-        RUNNING = Gstatus.RUNNING
-        since = 0.0
+        execute = self.execute
         while True:
             now = nanotime()
-            if since:
-                # The previous G ran from ``since`` to now (one clock read per switch).
-                held = now - since
+            if pp.curg is not None:
+                # The G that switched back here ran from curg_since to now.
+                held = now - pp.curg_since
                 if held > pp.longest_hold:
                     pp.longest_hold = held
+                pp.curg = None
             pp.last_sched = now
             if self.stopping:
                 return
@@ -317,29 +316,40 @@ class Sched:
                     now = nanotime()
             if pp.spinning:
                 self.resetspinning(pp)
-            # execute
-            if not inherit:
-                pp.schedtick += 1
-                pp.slice_start = now
-            pp.executed += 1
-            pp.curg = gp
-            pp.curg_since = since = now
-            gp.status = RUNNING
-            gr = gp.gr
+            gr = execute(pp, gp, inherit, now)
             if gr is None:
-                gp.pp = pp
-                fw = pp.free_workers
-                if fw:
-                    gr = fw.pop()
-                else:
-                    gr = WorkerGreenlet(self.gmain, g0)
-                    gr.pp = pp
-                gr.gp = gp
-                gp.gr = gr
-                gr.switch(gp)
+                self.newworker(pp, gp).switch(gp)
             else:
                 gr.switch()
-            pp.curg = None
+
+    def execute(self, pp, gp, inherit, now):
+        """Go's execute, minus the switch: account the G as running on ``pp``.
+
+        Returns the G's greenlet, or None for a free G (the caller pins it to
+        ``pp`` with a worker greenlet and switches in with ``gr.switch(gp)``).
+        Owner M only.
+        """
+        if not inherit:
+            pp.schedtick += 1
+            pp.slice_start = now
+        pp.executed += 1
+        pp.curg = gp
+        pp.curg_since = now
+        gp.status = Gstatus.RUNNING
+        return gp.gr
+
+    def newworker(self, pp, gp):
+        """Pin free ``gp`` to ``pp``: a worker greenlet from the free list, or a new one."""
+        gp.pp = pp
+        fw = pp.free_workers
+        if fw:
+            gr = fw.pop()
+        else:
+            gr = WorkerGreenlet(self.gmain, pp.g0)
+            gr.pp = pp
+        gr.gp = gp
+        gp.gr = gr
+        return gr
 
     def findrunnable(self, pp):
         """The slow part of Go's findRunnable: global, netpoll, steal, idle.
@@ -545,10 +555,24 @@ class Sched:
             goexit(pp, gp, result, exc)
             me.gp = None
             gp = result = exc = None
-            if len(pp.free_workers) >= MAX_FREE_WORKERS or self.stopping:
+            # Schedule from here (see switch_away).  A fresh G runs right on
+            # this greenlet: no switch at all.
+            nxt = trynext(self, pp) if len(pp.free_workers) < MAX_FREE_WORKERS else None
+            if nxt is not None:
+                gp, inherit, now = nxt
+                gr = self.execute(pp, gp, inherit, now)
+                if gr is None:
+                    gp.pp = pp
+                    gp.gr = me
+                    me.gp = gp
+                    continue
+                pp.free_workers.append(me)
+                gp = gr.switch()
+            elif len(pp.free_workers) >= MAX_FREE_WORKERS or self.stopping:
                 return None
-            pp.free_workers.append(me)
-            gp = g0.switch()
+            else:
+                pp.free_workers.append(me)
+                gp = g0.switch()
             if gp is None:
                 return None
 
@@ -569,7 +593,53 @@ def gopark(unlock, reason):
     gp.status = Gstatus.WAITING
     if unlock is not None:
         unlock.release()
-    gr.pp.g0.switch()
+    switch_away(gr.pp)
+
+
+def trynext(sched, pp):
+    """The fast part of ``schedule``, run on a goroutine's own stack.
+
+    Returns (gp, inherit, now) from the local queue, or None when the full
+    scheduler on g0 is needed: stopping, a due timer, a global-queue check,
+    an empty local queue.  Owner M only.
+    """
+    now = nanotime()
+    held = now - pp.curg_since
+    if held > pp.longest_hold:
+        pp.longest_hold = held
+    pp.curg = None
+    pp.last_sched = now
+    if sched.stopping or pp.timer0 <= now:
+        return None
+    if sched.runqsize:
+        if pp.check_global or pp.schedtick % GLOBAL_CHECK_TICKS == 0:
+            return None
+    pp.check_global = False
+    gp, inherit = pp.runq.get(now - pp.slice_start < TIME_SLICE)
+    if gp is None:
+        return None
+    return gp, inherit, now
+
+
+def switch_away(pp):
+    """Leave the running (already parked or requeued) G for the next one.
+
+    Fast path: switch straight to the next local G, skipping g0 (one
+    greenlet switch instead of two); the next G may be this very G, which
+    makes the switch a no-op.  Anything else goes through g0's ``schedule``.
+    Owner M only, on a goroutine's greenlet.
+    """
+    sched = pp.sched
+    nxt = trynext(sched, pp)
+    if nxt is None:
+        pp.g0.switch()
+        return
+    gp, inherit, now = nxt
+    gr = sched.execute(pp, gp, inherit, now)
+    if gr is None:
+        sched.newworker(pp, gp).switch(gp)
+    else:
+        gr.switch()
 
 
 def goready(gp):
@@ -618,7 +688,7 @@ def gosched():
         pp.sched.globrunqputbatch(batch)
         pp.sched.wakep()
     pp.check_global = True
-    pp.g0.switch()
+    switch_away(pp)
 
 
 def note_foreign_thread():
