@@ -194,6 +194,53 @@ class RunQueue:
         lock.release()
         return gp, False
 
+    def yield_get(self, gp, runnext_ok):
+        """put(gp) at the tail, then get(), under one lock (gosched's fast path).
+
+        Returns (next, inherit), or None when the ring has no room for ``gp``
+        (the caller falls back to put + get).  Owner only.
+        """
+        lock = self.lock
+        lock.acquire()
+        tail = self.tail
+        head = self.head
+        cap = self.cap
+        if tail - head >= cap or self.overflow:
+            lock.release()
+            return None
+        buf = self.buf
+        nxt = self.runnext
+        if nxt is not None and runnext_ok:
+            buf[tail % cap] = gp
+            self.tail = tail + 1
+            self.runnext = None
+            lock.release()
+            return nxt, True
+        if nxt is not None:
+            # Slice used up: runnext goes behind; gp behind it.
+            self.runnext = None
+            if nxt.pp is None:
+                self.nfree += 1
+            buf[tail % cap] = nxt
+            tail += 1
+            if tail - head >= cap:
+                self.tail = tail
+                lock.release()
+                return None
+        if tail == head:        # nothing else queued: gp runs again
+            lock.release()
+            return gp, False
+        i = head % cap
+        first = buf[i]
+        buf[i] = None
+        self.head = head + 1
+        if first.pp is None:
+            self.nfree -= 1
+        buf[tail % cap] = gp
+        self.tail = tail + 1
+        lock.release()
+        return first, False
+
     def grab(self, steal_runnext=False):
         """runqgrab: take half (rounded up) of the free Gs in the ring, oldest first.
 

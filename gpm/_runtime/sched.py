@@ -682,11 +682,28 @@ def gosched():
         time.sleep(0)
         return
     pp = gr.pp
+    sched = pp.sched
     gp.status = Gstatus.RUNNABLE
+    now = nanotime()
+    if not sched.runqsize and not sched.stopping and pp.timer0 > now:
+        # Fast path: requeue and pick the next G under one lock, switch directly.
+        nxt = pp.runq.yield_get(gp, now - pp.slice_start < TIME_SLICE)
+        if nxt is not None:
+            held = now - pp.curg_since
+            if held > pp.longest_hold:
+                pp.longest_hold = held
+            pp.last_sched = now
+            ngp, inherit = nxt
+            ngr = sched.execute(pp, ngp, inherit, now)
+            if ngr is None:
+                sched.newworker(pp, ngp).switch(ngp)
+            elif ngr is not gr:
+                ngr.switch()
+            return
     batch = pp.runq.put(gp, False)
     if batch:
-        pp.sched.globrunqputbatch(batch)
-        pp.sched.wakep()
+        sched.globrunqputbatch(batch)
+        sched.wakep()
     pp.check_global = True
     switch_away(pp)
 

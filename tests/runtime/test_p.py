@@ -72,6 +72,36 @@ class RunQueueMachine(RuleBasedStateMachine):
                     assert nxt.pp is None and len(self.q) >= CAP
         self.out.append(gp)
 
+    @rule(runnext_ok=st.booleans())
+    def yield_get(self, runnext_ok):
+        """gosched's fast path: the running (pinned) G requeues and the next one is taken."""
+        g = self._new(True)
+        local = self._local()
+        nxt = self.q.runnext
+        r = self.q.yield_get(g, runnext_ok)
+        demoted = nxt is not None and not runnext_ok and self.q.runnext is None
+        if demoted:
+            self._note_tail(nxt)
+        if r is None:
+            # no room: gosched falls back to put + get
+            assert len(self.q) >= CAP
+            self._note_tail(g)
+            batch = self.q.put(g)
+            if batch:
+                self.glob.extend(batch)
+            return
+        got, inherit = r
+        if nxt is not None and runnext_ok:
+            assert got is nxt and inherit
+        elif local or demoted:
+            assert not inherit
+            assert got is (local + ([nxt] if demoted else []))[0], "the oldest G must run first"
+        else:
+            assert got is g, "with nothing else queued the yielding G runs again"
+        if got is not g:
+            self._note_tail(g)
+        self.out.append(got)
+
     @rule(steal_runnext=st.booleans())
     def grab(self, steal_runnext):
         ring = self._ring()
