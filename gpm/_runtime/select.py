@@ -30,6 +30,7 @@ was claimed.  Nothing is woken with a lock held.
 
 import itertools
 import random as _random
+from types import MethodType as _MethodType
 
 from greenlet import getcurrent
 
@@ -80,42 +81,48 @@ def _bad_case(i, case):
         f"gpm.default, got {case!r}")
 
 
+_recv_f, _recv_ok_f, _send_f = Chan.recv, Chan.recv_ok, Chan.send
+_nrecv_f, _nrecv_ok_f, _nsend_f = _NilChan.recv, _NilChan.recv_ok, _NilChan.send
+
+
 def _parse(cases):
-    """-> (list of (kind, chan, value, index), default index or -1)."""
+    """-> (list of (kind, chan, value, index), default index or -1).
+
+    Every case is validated, even when an earlier one will fire (Go rejects
+    a malformed select at compile time).  Written flat: this runs on every
+    select, and each call or dict lookup here costs as much as a poll.
+    """
     scases = []
     dflt = -1
-    i = 0
-    kinds = _KINDS
+    i = -1
     for case in cases:
-        if type(case) is tuple:
-            if len(case) != 2:
-                raise _bad_case(i, case)
-            f, v = case
-            try:
-                kind = kinds.get(f.__func__)
-            except AttributeError:
-                kind = None
-            if kind != _SEND:
-                raise _bad_case(i, case)
-        else:
-            try:
-                kind = kinds.get(case.__func__)
-            except AttributeError:
-                kind = None
-            if kind is None or kind == _SEND:
-                if case is default:
-                    if dflt >= 0:
-                        raise TypeError("gpm.select: more than one default case")
-                    dflt = i
-                    i += 1
-                    continue
-                raise _bad_case(i, case)
-            f = case
-            v = None
-        c = f.__self__
-        if type(c) is not _NilChan:       # nil channel cases never fire
-            scases.append((kind, c, v, i))
         i += 1
+        if type(case) is _MethodType:
+            f = case.__func__
+            if f is _recv_f:
+                scases.append((_RECV, case.__self__, None, i))
+                continue
+            if f is _recv_ok_f:
+                scases.append((_RECV_OK, case.__self__, None, i))
+                continue
+            if f is _nrecv_f or f is _nrecv_ok_f:
+                continue                    # nil channel cases never fire
+            raise _bad_case(i, case)
+        if type(case) is tuple and len(case) == 2:
+            f, v = case
+            if type(f) is _MethodType:
+                if f.__func__ is _send_f:
+                    scases.append((_SEND, f.__self__, v, i))
+                    continue
+                if f.__func__ is _nsend_f:
+                    continue
+            raise _bad_case(i, case)
+        if case is default:
+            if dflt >= 0:
+                raise TypeError("gpm.select: more than one default case")
+            dflt = i
+            continue
+        raise _bad_case(i, case)
     return scases, dflt
 
 
@@ -194,6 +201,16 @@ def select(*cases):
             if type(gr) is not WorkerGreenlet:
                 _note_plain(gr)
             return i, None
+        # recv_poll inlined for the common buffered case (hot path)
+        buf = c._buf
+        if buf and not c._sendq:
+            val = buf.popleft()
+            lock.release()
+            if type(gr) is not WorkerGreenlet:
+                _note_plain(gr)
+            if kind == _RECV:
+                return i, val
+            return i, (val, True)
         r = recv_poll(c)
         lock.release()
         if r is None:
