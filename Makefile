@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: venv
-	GPM_DEBUG=schedtrace=200 $(PY) examples/steal_demo.py
+	@echo "== work stealing: bursts of 128 goroutines hashing 1 MiB each, schedtrace every 200 ms"
+	GPM_DEBUG=schedtrace=200 $(PY) examples/steal_demo.py --procs 2 -n 4000
+	@echo
+	@echo "== the fairness stress tool: one spawner, 5000 goroutines at once (overflow to the global queue)"
+	GPM_DEBUG=schedtrace=500 $(PY) -m gpm.stress --procs 2 -n 5000 --work hash --spawn one --no-progress
 
 test: venv
 	$(PY) -m pytest -q

@@ -2,9 +2,13 @@
 
 One goroutine spawns thousands of goroutines that each hash 1 MiB with
 SHA-256 (hashlib releases the GIL for large buffers, so several Ms really
-hash in parallel).  The new goroutines land on the spawner's P; idle Ps steal
-half of its queue and take overflow batches from the global queue.  Run with
-GPM_DEBUG=schedtrace=200 to watch the queues drain, Go-style:
+hash in parallel).  The new goroutines land on the spawner's P.  By default
+they come in bursts of 128 that fit in the spawner's 256-slot ring, and the
+spawner waits for each burst: the other Ps get work only by stealing half of
+its queue.  With ``--burst 0`` all are spawned at once: the ring overflows
+and half of it moves to the global queue in batches of 129, which idle Ps
+take from (Go's runqputslow).  Run with GPM_DEBUG=schedtrace=200 to watch
+the queues, Go-style:
 
     GPM_DEBUG=schedtrace=200 python examples/steal_demo.py --procs 2 -n 4000
 
@@ -28,33 +32,24 @@ def jain(xs):
     return s * s / (len(xs) * sum(x * x for x in xs)) if s else 1.0
 
 
-def main(n):
-    wg_done = gpm.Chan(n) if _has_chan() else None
+def main(n, burst):
+    done = gpm.Chan(n)
     ran = [0] * n
 
     def work(i):
         hashlib.sha256(DATA).digest()
         ran[i] += 1
-        if wg_done is not None:
-            wg_done.send(i)
+        done.send(i)
 
-    hs = [gpm.go(work, i) for i in range(n)]
-    if wg_done is not None:
-        for _ in range(n):
-            wg_done.recv()
-    else:
-        for h in hs:
-            h.join()
+    burst = burst or n
+    for start in range(0, n, burst):
+        count = min(burst, n - start)
+        for i in range(start, start + count):
+            gpm.go(work, i)
+        for _ in range(count):
+            done.recv()
     assert all(r == 1 for r in ran), "a goroutine ran twice or never"
     return gpm.stats()
-
-
-def _has_chan():
-    try:
-        gpm.Chan(1)
-        return True
-    except NotImplementedError:
-        return False
 
 
 def report(st, elapsed, n):
@@ -72,7 +67,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--procs", type=int, default=max(2, os.cpu_count() or 2))
     ap.add_argument("-n", type=int, default=4000, help="goroutines to spawn")
+    ap.add_argument("--burst", type=int, default=128,
+                    help="spawn in bursts of this size, waiting for each (0: all at once)")
     args = ap.parse_args()
     t = time.perf_counter()
-    st = gpm.run(main, args.n, procs=args.procs)
+    st = gpm.run(main, args.n, args.burst, procs=args.procs)
     report(st, time.perf_counter() - t, args.n)
