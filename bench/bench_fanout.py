@@ -156,7 +156,7 @@ SPEEDUPS = [
 
 def comparisons(n: int) -> list[h.Comparison]:
     return [h.Comparison(
-        title=f"fan-out: N x sha256(1 MiB)",
+        title="fan-out: N x sha256(1 MiB)",
         script="bench_fanout.py",
         variants=list(VARIANTS),
         n=n,

@@ -92,6 +92,10 @@ def main(argv=None) -> int:
     print(f"  python {platform.python_version()} ({sys.executable})")
     print(f"  {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        # Parallel benches (fanout, procs=2) need idle cores to mean anything.
+        print("  WARNING: the machine is busy; expect wide spreads, and treat "
+              "2-worker speed-ups with suspicion")
     print(f"  greenlet {version_of('greenlet')}, gevent {version_of('gevent')}, "
           f"uvloop {version_of('uvloop')}")
     print(f"  gpm: {gpm_status()}")
@@ -103,7 +107,8 @@ def main(argv=None) -> int:
         print(f"\n##### {name} " + "#" * 60)
         module = importlib.import_module(BENCHES[name])
         module.main(bench_argv)
-        print(f"  ({name} took {time.perf_counter() - t0:.0f}s)")
+        print(f"  ({name} took {time.perf_counter() - t0:.0f}s; load average now "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
     print(f"\nall done in {time.perf_counter() - started:.0f}s")
     return 0
 
