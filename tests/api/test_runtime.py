@@ -154,18 +154,21 @@ def test_sleep_zero_and_negative_yield():
 
 
 def test_many_sleepers_wake_in_deadline_order():
+    """Timers fire in deadline order.  Deadlines are fixed from one t0 before
+    any sleeper starts, so a slow start cannot reorder them."""
     order = []
 
-    def sleeper(i):
-        gpm.sleep(0.001 * (20 - i))
+    def sleeper(i, deadline):
+        gpm.sleep(deadline - time.monotonic())
         order.append(i)
 
     def main():
-        hs = [gpm.go(sleeper, i) for i in range(20)]
+        t0 = time.monotonic() + 0.2
+        hs = [gpm.go(sleeper, i, t0 + 0.005 * (20 - i)) for i in range(20)]
         for h in hs:
             h.join()
     gpm.run(main, procs=1)
-    assert order == sorted(order, reverse=True)
+    assert order == list(range(19, -1, -1))
 
 
 def test_panic_in_goroutine_aborts_run(procs):
