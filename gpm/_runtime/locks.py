@@ -3,8 +3,13 @@
 Lock order (acquire left before right; never the other way round).  Most
 paths hold one lock at a time; the nestings that exist are:
 
-    channel locks (ascending channel id, select) > Sudog/select claim
-        > Sched.lock > P.runq lock > P.timers lock
+    Timer/Ticker _mu (gpm._time) > channel locks (ascending channel id, select)
+        > select claim > Sched.lock > P.runq lock > P.timers lock
+    Sched.allglock (allgs, goids, G results/joiners) is a leaf;
+    the _mu locks of gpm.sync objects and contexts are leaves.
+
+  (``modtimer`` runs with a Timer's _mu held so concurrent resets cannot leave
+  a stale generation armed; it may wake a P's note but never readies a G.)
 
 Rules that keep this order trivially true:
   * never switch greenlets, call user code or goready while holding a lock
