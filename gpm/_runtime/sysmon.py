@@ -40,6 +40,9 @@ __all__ = ["start_sysmon", "sysmon_tick", "Sysmon", "NETPOLL_PERIOD"]
 
 log = logging.getLogger("gpm")
 
+from . import sched as _sched_mod      # noqa: E402
+_SCHED_FILE = _sched_mod.__file__
+
 MIN_DELAY = 0.001
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 10       # Go: 50 rounds of 20 us (1 ms) before doubling; here 10 ms
@@ -161,7 +164,14 @@ def _warn(sched, pp, gp, held):
         t = sched.ms[pp.id]
         frame = sys._current_frames().get(t.ident)
         if frame is not None:
-            stack = "".join(traceback.format_stack(frame))
+            entries = traceback.extract_stack(frame)
+            # Drop the worker greenlet's base frames (Sched.gmain and below):
+            # the goroutine's own stack starts after them.
+            for i in range(len(entries) - 1, -1, -1):
+                if entries[i].name == "gmain" and entries[i].filename == _SCHED_FILE:
+                    entries = entries[i + 1:]
+                    break
+            stack = "".join(traceback.format_list(entries))
     except (IndexError, AttributeError):
         pass
     finally:
