@@ -288,7 +288,16 @@ class Sched:
         runq_get = pp.runq.get
         findrunnable = self.findrunnable
         execute = self.execute
+        handoff = None
         while True:
+            if type(handoff) is G:
+                # A fast path (switch_away) picked a free G and already ran
+                # execute's bookkeeping, but a new greenlet must start here on
+                # g0: a greenlet started from a goroutine's stack would inherit
+                # that stack's recursion depth, and chains of them overflow.
+                gp = handoff
+                handoff = self.newworker(pp, gp).switch(gp)
+                continue
             now = nanotime()
             if pp.curg is not None:
                 # The G that switched back here ran from curg_since to now.
@@ -318,9 +327,9 @@ class Sched:
                 self.resetspinning(pp)
             gr = execute(pp, gp, inherit, now)
             if gr is None:
-                self.newworker(pp, gp).switch(gp)
+                handoff = self.newworker(pp, gp).switch(gp)
             else:
-                gr.switch()
+                handoff = gr.switch()
 
     def execute(self, pp, gp, inherit, now):
         """Go's execute, minus the switch: account the G as running on ``pp``.
@@ -339,7 +348,9 @@ class Sched:
         return gp.gr
 
     def newworker(self, pp, gp):
-        """Pin free ``gp`` to ``pp``: a worker greenlet from the free list, or a new one."""
+        """Pin free ``gp`` to ``pp``: a worker greenlet from the free list, or a new one.
+
+        On g0 only when it may create one (see ``start_fresh``)."""
         gp.pp = pp
         fw = pp.free_workers
         if fw:
@@ -637,9 +648,27 @@ def switch_away(pp):
     gp, inherit, now = nxt
     gr = sched.execute(pp, gp, inherit, now)
     if gr is None:
-        sched.newworker(pp, gp).switch(gp)
+        start_fresh(pp, gp)
     else:
         gr.switch()
+
+
+def start_fresh(pp, gp):
+    """Run free ``gp`` from a goroutine's stack (a fast path).
+
+    A parked worker greenlet from the free list is resumed directly; a new
+    greenlet is started only by g0 (handed over through its switch), since
+    a greenlet started here would inherit this stack's recursion depth.
+    """
+    fw = pp.free_workers
+    if fw:
+        gr = fw.pop()
+        gp.pp = pp
+        gr.gp = gp
+        gp.gr = gr
+        gr.switch(gp)
+    else:
+        pp.g0.switch(gp)
 
 
 def goready(gp):
@@ -696,7 +725,7 @@ def gosched():
             ngp, inherit = nxt
             ngr = sched.execute(pp, ngp, inherit, now)
             if ngr is None:
-                sched.newworker(pp, ngp).switch(ngp)
+                start_fresh(pp, ngp)
             elif ngr is not gr:
                 ngr.switch()
             return

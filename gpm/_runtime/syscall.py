@@ -214,7 +214,7 @@ def syscall(fn, *args, **kwargs):
     gp.waitsince = _s.nanotime()
     gp.status = Gstatus.SYSCALL
     lock.release()
-    gr.pp.g0.switch()
+    _s.switch_away(gr.pp)
     exc = req.exc
     if exc is not None:
         req.exc = None

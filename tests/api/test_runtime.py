@@ -298,3 +298,28 @@ def test_stats_counts_spawns_and_executions(procs):
     assert sum(p.executed for p in st.ps) >= 51
     d = st.as_dict()
     assert d["ps"][0]["id"] == 0 and "steals" in d["ps"][0]
+
+
+def test_chain_of_fresh_goroutines_that_park_at_once(procs):
+    """Each new goroutine parks as soon as it starts, so the next fresh one is
+    started from a parking goroutine's stack.  Greenlets must be started from
+    g0, or each inherits its starter's recursion depth and a long chain hits
+    RecursionError (seen with 10,000 connections in examples/c10k.py)."""
+    n = 3 * 1000        # well past the default recursion limit of 1000
+
+    def main():
+        gate = gpm.Chan()
+        done = gpm.Chan(n)
+
+        def waiter():
+            gate.recv()
+            done.send(1)
+
+        for _ in range(n // 250):
+            for _ in range(250):        # fits in the ring: no global queue in between
+                gpm.go(waiter)
+            gpm.sleep(0)                # let them all start and park, one after another
+        gate.close()
+        return sum(done.recv() for _ in range(n))
+
+    assert gpm.run(main, procs=procs) == n
