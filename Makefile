@@ -26,6 +26,7 @@ test: venv
 	$(PY) -m pytest -q
 
 bench: venv
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
 clean:
