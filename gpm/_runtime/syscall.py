@@ -7,7 +7,7 @@ thread readies the G with the result or exception.  The P keeps running its
 other goroutines meanwhile.
 
 Pool (one per runtime, ``Sched.syscall_pool``, created on first use):
-  * at most ``size`` threads (env GPM_SYSCALL_THREADS, default 64); requests
+  * at most ``size`` threads (env GPM_SYSCALL_THREADS, default min(32, CPUs + 4)); requests
     beyond that wait in a FIFO queue;
   * an idle thread exits after IDLE_EXIT seconds, and all exit on ``shutdown``
     (called by Sched.stop); a thread still inside ``fn`` then finishes that
@@ -46,7 +46,12 @@ __all__ = ["syscall", "SyscallPool", "DEFAULT_THREADS"]
 
 log = logging.getLogger("gpm")
 
-DEFAULT_THREADS = 64      # tokio caps its blocking pool at 512; CPython threads cost more
+# Python's ThreadPoolExecutor default (min(32, cpus + 4)), which asyncio.to_thread
+# also uses.  Measured here (2 CPUs, 200 x sha256(1 MiB) through gpm.syscall):
+# 64 threads 130 ms, 6 threads 93 ms: GIL hand-offs between many runnable
+# threads cost more than the parallelism gains.  Raise it with
+# GPM_SYSCALL_THREADS for many concurrent slow blocking calls.
+DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
 IDLE_EXIT = 10.0          # tokio: an idle blocking thread exits after 10 s
 
 _init_lock = new_lock()

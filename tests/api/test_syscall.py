@@ -41,8 +41,9 @@ def test_other_goroutines_keep_running_during_syscall():
     assert gpm.run(main, procs=1) == (True, steps)
 
 
-def test_many_goroutines_in_syscall_at_once():
+def test_many_goroutines_in_syscall_at_once(monkeypatch):
     n = 8
+    monkeypatch.setenv("GPM_SYSCALL_THREADS", str(n))
     barrier = threading.Barrier(n, timeout=30)
 
     def main():
