@@ -155,6 +155,7 @@ def _poll_locked(sc):
 # number picks a uniformly random order (same distribution as Go's
 # Fisher-Yates pollorder, at one rng call instead of n - 1).
 _PERMS = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
+_IDENTITY = [tuple(range(n)) for n in range(6)]
 
 
 def select(*cases):
@@ -172,21 +173,21 @@ def select(*cases):
         if dflt >= 0:
             return dflt, None
         block_forever(WaitReason.SELECT_NO_CASES if not cases else WaitReason.SELECT)
+    order = _IDENTITY[n] if n < len(_IDENTITY) else range(n)
     if n > 1:
         pp = getattr(gr, "pp", None)
         rng = pp.rng if pp is not None else _random
         if n < len(_PERMS):
             perms = _PERMS[n]
             order = perms[int(rng.random() * len(perms))]
-            scases = [scases[j] for j in order]
         else:
             for k in range(n - 1, 0, -1):          # Fisher-Yates (Go's pollorder)
                 j = int(rng.random() * (k + 1))
                 scases[k], scases[j] = scases[j], scases[k]
 
-    # Pass 1: each case alone, under its own lock.
-    for sc in scases:
-        kind, c, v, i = sc
+    # Pass 1: each case alone, under its own lock, in poll order.
+    for j in order:
+        kind, c, v, i = scases[j]
         lock = c._lock
         lock.acquire()
         if kind == _SEND:
@@ -229,6 +230,7 @@ def select(*cases):
         return dflt, None
 
     # Pass 2: all locks in ascending id order, poll again, then enqueue and park.
+    scases = [scases[j] for j in order]
     chans = {id(sc[1]): sc[1] for sc in scases}
     locks = [chans[k]._lock for k in sorted(chans)]
     for lk in locks:
