@@ -270,54 +270,11 @@ class Chan:
         return self
 
     def __next__(self):
-        """Iteration receives until the channel is closed and drained
-        (recv_ok's body, inlined: ``for v in ch`` is a hot loop)."""
-        gr = _getcurrent()
-        lock = self._lock
-        lock.acquire()
-        q = self._sendq
-        while q:
-            sg = q.popleft()
-            if sg.isselect and not claim(sg):
-                continue
-            buf = self._buf
-            if buf:
-                v = buf.popleft()
-                buf.append(sg.elem)
-            else:
-                v = sg.elem
-            lock.release()
-            g = sg.g                     # Sudog.wake, inlined (hot path)
-            if g is not None:
-                _goready(g)
-            else:
-                sg.sema.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v
-        buf = self._buf
-        if buf:
-            v = buf.popleft()
-            lock.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v
-        if self._closed:
-            lock.release()
+        """Iteration receives until the channel is closed and drained."""
+        v, ok = self.recv_ok()
+        if not ok:
             raise StopIteration
-        if type(gr) is _Worker:
-            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
-        else:
-            sg = _current_sudog()
-        sg.c = self
-        self._recvq.append(sg)
-        if sg.g is not None:
-            _gopark(lock, _CHAN_RECEIVE)
-        else:
-            sg.block(lock, _CHAN_RECEIVE)
-        if not sg.ok:
-            raise StopIteration
-        return sg.elem
+        return v
 
     # -- closechan -----------------------------------------------------------
 
