@@ -134,13 +134,16 @@ class Conn:
         pd = self._pd
         recv = self._sock.recv
         parked = False
-        if self._drained and pd.rg is not READY:
+        if self._drained and pd.rg is not READY and not pd.hup:
             # The last read emptied the socket and no edge came since: a recv
             # now would only raise EAGAIN (an exception costs ~1 us; ~10% of an
             # echo round trip).  Park first.  Safe with edge-triggered epoll:
             # any byte that arrives after the drain makes a new edge, which
-            # either is already READY or wakes this wait.  (_drained belongs to
-            # the single reader; two readers of one conn are an error.)
+            # either is already READY or wakes this wait.  A FIN or error that
+            # arrived *before* the short read makes no new edge, but its edge
+            # set pd.hup (sticky) before it woke us: then recv first, always.
+            # (_drained belongs to the single reader; two readers of one conn
+            # are an error.)
             pd.prepare(_MODE_R)
             pd.wait(_MODE_R)
             parked = True

@@ -109,7 +109,7 @@ def netpollget(sched):
 
 
 class PollDesc:
-    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing")
+    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing", "hup")
 
     def __init__(self, fd):
         self.fd = fd
@@ -123,6 +123,7 @@ class PollDesc:
         self.wseq = 0
         self.rt = None
         self.wt = None
+        self.hup = False        # an edge carried RDHUP/HUP/ERR: set once by netpoll, never cleared
         self.closing = False
 
     # -- checks ------------------------------------------------------------

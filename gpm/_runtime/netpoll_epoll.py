@@ -47,6 +47,7 @@ _HUP = select.EPOLLHUP
 EVENTS = _IN | _OUT | _RDHUP | select.EPOLLET    # Go's netpollopen flags
 _READ_EV = _IN | _RDHUP | _HUP | _ERR
 _WRITE_EV = _OUT | _HUP | _ERR
+_HUP_EV = _RDHUP | _HUP | _ERR     # the peer closed or the socket failed: sticky PollDesc.hup
 MAX_EVENTS = 128                                 # Go: epoll_wait takes up to 128 events
 MAX_BLOCK = 1e6                                  # cap an epoll timeout (Go: ~11.5 days)
 
@@ -133,6 +134,8 @@ class Netpoll:
             pd = pds.get(fd)          # one dict read of a key: atomic; see module doc on staleness
             if pd is None:
                 continue
+            if ev & _HUP_EV:
+                pd.hup = True         # before the wake/READY below, which publish it (pd.lock)
             pd.netpollready(ev & _READ_EV, ev & _WRITE_EV, gs)
         return gs
 

@@ -105,6 +105,7 @@ class Sched:
         self.start_time = nanotime()
         self.ms = []                          # M threads
         self.sysmon = None
+        self.sysmon_deep = False              # sysmon sleeps until a P leaves idle (guarded by lock)
         self.syscall_pool = None
         # outcome of a gpm.run (guarded by lock; set once)
         self.done = new_lock()
@@ -121,10 +122,10 @@ class Sched:
         for pp in self.allp:
             t = threading.Thread(target=mstart, args=(self, pp), name=f"gpm-M{pp.id}", daemon=True)
             self.ms.append(t)
+        from .sysmon import start_sysmon
+        start_sysmon(self)            # first, so sched.sysmon exists before any G runs
         for t in self.ms:
             t.start()
-        from .sysmon import start_sysmon
-        start_sysmon(self)
 
     def stop(self):
         """Begin shutdown: every M leaves its loop at its next schedule.  Any thread."""
@@ -270,7 +271,11 @@ class Sched:
             pp.status = Pstatus.RUNNING
             pp.spinning = True
             self.nmspinning += 1
+            deep = self.sysmon_deep
+            self.sysmon_deep = False
         pp.wake()
+        if deep:
+            self.sysmon.wake()
 
     def resetspinning(self, pp):
         """A spinning M found work: stop spinning and wake another spinner (cascade)."""
@@ -518,6 +523,10 @@ class Sched:
                 self.pidle.remove(pp)
                 self.npidle -= 1
                 pp.status = Pstatus.RUNNING
+            deep = self.sysmon_deep
+            self.sysmon_deep = False
+        if deep:
+            self.sysmon.wake()
 
     def checkdead(self):
         """Go's checkdead, run by the last M going idle with no timer to wait for.

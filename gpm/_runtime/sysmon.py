@@ -16,6 +16,9 @@ and then ``trace.schedtrace_tick(sched, now)``.
 Back-off (ANCHORS 7.7; Go's 20 us start is unrealistic in CPython): sleep
 MIN_DELAY, double after IDLE_ROUNDS rounds that did nothing, cap MAX_DELAY;
 any action resets it; with schedtrace on, never sleep longer than its period.
+When every P is idle (and schedtrace is off) sysmon sleeps until a P leaves
+idle (``Sched.sysmon_deep``), so an idle runtime does not wake 100 times a
+second.
 
 When the run stops (``wake`` from Sched.stop), sysmon joins the M threads and
 then closes the netpoller (epoll + eventfd): nothing can use it any more.
@@ -24,7 +27,7 @@ Field guards (Sysmon):
   note          Go's note: any thread wakes, sysmon sleeps on it
   thread        set once by start_sysmon
   seen          sysmon thread only: pid -> [executed, first_seen, warned]
-  warnings retakes retaken_gs polls
+  warnings retakes retaken_gs polls rounds
                 counters written by the sysmon thread only, read racily by tests
 """
 
@@ -59,6 +62,7 @@ class Sysmon:
         self.retakes = 0
         self.retaken_gs = 0
         self.polls = 0
+        self.rounds = 0
 
     def wake(self):
         self.note.wakeup()
@@ -71,6 +75,7 @@ class Sysmon:
             while not sched.stopping:
                 from .sched import nanotime
                 now = nanotime()
+                self.rounds += 1
                 did = sysmon_tick(sched, now, self)
                 trace.schedtrace_tick(sched, now)
                 if did:
@@ -81,6 +86,15 @@ class Sysmon:
                     if idle > IDLE_ROUNDS:
                         delay = min(delay * 2, MAX_DELAY)
                 st = sched.debug.schedtrace
+                if st <= 0 and self.deep_sleep_ok(sched):
+                    # Every P is idle: nothing to watch.  Sleep until a P
+                    # leaves idle (Sched._leave_idle / wakep wake us), so an
+                    # idle runtime sleeps instead of polling (Go's sysmon does
+                    # the same).  A P blocked in epoll is idle too.
+                    self.note.sleep(None)
+                    idle = 0
+                    delay = MIN_DELAY
+                    continue
                 d = delay if st <= 0 else min(delay, st / 1000.0)
                 self.note.sleep(d)
         except BaseException as e:            # noqa: BLE001 - feeds the abort path
@@ -90,6 +104,16 @@ class Sysmon:
             sched.finish(exc=fe)
         finally:
             self._close_netpoller()
+
+    @staticmethod
+    def deep_sleep_ok(sched):
+        """Announce a deep sleep if every P is idle (under Sched.lock, so a P
+        leaving idle either sees the flag and wakes us, or we see it busy)."""
+        with sched.lock:
+            if sched.npidle == sched.procs and not sched.stopping:
+                sched.sysmon_deep = True
+                return True
+            return False
 
     def _close_netpoller(self):
         sched = self.sched

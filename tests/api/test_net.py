@@ -451,3 +451,30 @@ def test_netpoll_waiter_is_not_a_deadlock(fdcheck):
         for x in (c, s, ln):
             x.close()
     gpm.run(main, procs=2)
+
+
+@pytest.mark.parametrize("rounds", [50])
+def test_data_and_fin_in_one_edge(rounds, fdcheck):
+    """Regression: the reader parks, then the peer's data and FIN arrive in one
+    edge.  The wake consumes that edge; the first read is short; the second
+    must still see EOF (no new edge will ever come for it).  Conn.read skips a
+    recv after a short read only while no HUP was seen."""
+    def main():
+        for _ in range(rounds):
+            with net.listen("tcp", "127.0.0.1:0") as ln:
+                got = gpm.Chan(1)
+
+                def server():
+                    with ln.accept() as s:
+                        data = b""
+                        while b := s.read():
+                            data += b
+                        got.send(data)
+
+                gpm.go(server)
+                with net.dial("tcp", hostport(ln.addr)) as c:
+                    gpm.gosched()            # procs=1: the server accepts and parks in read
+                    c.write(b"abcdef")       # data and FIN before the server runs again
+                    c.close_write()
+                    assert got.recv() == b"abcdef"
+    gpm.run(main, procs=1)

@@ -97,3 +97,29 @@ def test_blockwarn_off(monkeypatch, flag):
     sched.allp[0].curg = G(sched, 3, print, (), {})
     assert sysmon_tick(sched, 0.0, sm) == {}
     assert sysmon_tick(sched, 100.0, sm) == {}
+
+
+def test_sysmon_sleeps_while_every_p_is_idle():
+    """An idle runtime sleeps: sysmon does not poll every 10 ms while all Ps
+    are idle (Go's sysmon deep sleep), and wakes when a P has work again."""
+    import time as _time
+
+    def main():
+        sm = gpm.current().sched.sysmon
+        gpm.sleep(0.05)                    # let the back-off settle
+        before = sm.rounds
+        t = _time.monotonic()
+        gpm.sleep(0.5)                     # every P idle, one timer pending
+        idle_rounds = sm.rounds - before
+        elapsed = _time.monotonic() - t
+        busy_before = sm.rounds
+        x = 0
+        t2 = _time.monotonic()
+        while _time.monotonic() - t2 < 0.1:   # hold the P: sysmon must watch again
+            x += 1
+        return idle_rounds, elapsed, sm.rounds - busy_before
+
+    idle_rounds, elapsed, busy_rounds = gpm.run(main, procs=2)
+    assert elapsed >= 0.5
+    assert idle_rounds <= 5, f"sysmon polled {idle_rounds} times while every P was idle"
+    assert busy_rounds >= 1, "sysmon did not wake when a P became busy"
