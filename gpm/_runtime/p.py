@@ -299,7 +299,7 @@ class P:
         "id", "sched", "runq", "m", "note", "parked", "status", "curg", "g0",
         "schedtick", "slice_start", "check_global", "rng", "free_workers",
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
-        "executed", "steals", "stolen", "spawned", "runq_max",
+        "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
     )
 
@@ -330,7 +330,6 @@ class P:
         self.steals = 0               # successful steal operations by this P
         self.stolen = 0               # Gs this P took by stealing
         self.spawned = 0              # go() calls made on this P
-        self.runq_max = 0
         self.last_sched = 0.0         # monotonic time of the last schedule
         self.curg_since = 0.0         # when curg started its current run
         self.longest_hold = 0.0       # longest single run of a G on this P (seconds)
