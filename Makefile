@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench stress clean
+.PHONY: venv demo test test-matrix bench stress clean
 
 venv: $(STAMP)
 
@@ -25,9 +25,18 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q
 
+# The suite on every other supported CPython found under pyenv (not run by CI).
+test-matrix: test
+	@for v in 3.12 3.13; do \
+	  py=$$(ls -d $$HOME/.pyenv/versions/$$v*/bin/python 2>/dev/null | head -1); \
+	  if [ -z "$$py" ]; then echo "python $$v: not found, skipped"; continue; fi; \
+	  $$py -m venv .venv-$$v && .venv-$$v/bin/pip install -q -e '.[dev]' && \
+	  .venv-$$v/bin/python -m pytest -q || exit 1; \
+	done
+
 bench: venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .hypothesis
