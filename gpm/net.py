@@ -103,6 +103,18 @@ def _addr(family, sa):
     return (sa[0], sa[1])
 
 
+def _close_once(obj) -> bool:
+    """Close a Conn's or Listener's poll descriptor (waking its goroutines with
+    ClosedError) and socket, once; False if it was already closed."""
+    with obj._lock:
+        if obj._closed:
+            return False
+        obj._closed = True
+    obj._pd.close()
+    obj._sock.close()
+    return True
+
+
 class Conn:
     """A connected stream socket.  Context manager; close() is idempotent."""
 
@@ -219,12 +231,7 @@ class Conn:
 
     def close(self):
         """Close; goroutines blocked on this conn get ClosedError.  Idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._pd.close()
-        self._sock.close()
+        _close_once(self)
 
     def set_deadline(self, t):
         """Read and write deadline (time.monotonic() clock, or None)."""
@@ -308,12 +315,8 @@ class Listener:
 
     def close(self):
         """Stop listening; a goroutine blocked in accept gets ClosedError.  Idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._pd.close()
-        self._sock.close()
+        if not _close_once(self):
+            return
         if self._path:
             try:
                 if stat.S_ISSOCK(os.stat(self._path).st_mode):
