@@ -323,3 +323,38 @@ def test_chain_of_fresh_goroutines_that_park_at_once(procs):
         return sum(done.recv() for _ in range(n))
 
     assert gpm.run(main, procs=procs) == n
+
+
+def test_gosched_lets_global_work_in():
+    """gpm's gosched rule (ARCHITECTURE.md): a yielding G goes to its home ring
+    tail and the P checks the global queue first next time, so a goroutine
+    spawned from a plain thread (global queue) runs within one yield, even
+    while local goroutines keep yielding forever."""
+    def main():
+        stop = gpm.Chan()
+        yields = [0]
+
+        def spinner():
+            while True:
+                i, _ = gpm.select(stop.recv, gpm.default)
+                if i == 0:
+                    return
+                yields[0] += 1
+                gpm.gosched()
+
+        spinners = [gpm.go(spinner) for _ in range(3)]
+        gpm.gosched()                                  # the spinners are spinning
+        box = {}
+        th = threading.Thread(target=lambda: box.setdefault("g", gpm.go(lambda: yields[0])))
+        th.start()
+        th.join()                                      # blocks the M: the new G waits in the global queue
+        queued_at = yields[0]
+        seen_at = box["g"].join()
+        stop.close()
+        for s in spinners:
+            s.join()
+        return seen_at - queued_at
+
+    yields_before_it_ran = gpm.run(main, procs=1)
+    # Go's Gosched semantics: it ran after at most one yield per spinner.
+    assert 0 <= yields_before_it_ran <= 3, yields_before_it_ran
