@@ -220,7 +220,10 @@ class Chan:
         return sg.elem
 
     def recv_ok(self):
-        """Receive ``(value, ok)``; ``ok`` is False only for the None after close."""
+        """Receive ``(value, ok)``; ``ok`` is False only for the None after close.
+
+        The body repeats ``recv``'s on purpose: sharing it would add a call and
+        a tuple to every plain ``recv`` (the channel hot path)."""
         gr = _getcurrent()
         lock = self._lock
         lock.acquire()

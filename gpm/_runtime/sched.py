@@ -113,7 +113,6 @@ class Sched:
         self.finished = False
         self.main_result = None
         self.panic_exc = None                 # first uncaught goroutine exception / Deadlock / FatalError
-        self.context_switches = 0             # approximate (summed per P at stats time)
 
     # -- starting and stopping --------------------------------------------
 

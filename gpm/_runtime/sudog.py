@@ -32,7 +32,7 @@ __all__ = ["Sudog"]
 
 
 class Sudog:
-    __slots__ = ("g", "sema", "elem", "ok", "c", "isselect", "sel", "idx", "timedout", "released")
+    __slots__ = ("g", "sema", "elem", "ok", "c", "isselect", "sel", "idx", "timedout")
 
     def __init__(self, g, sema):
         self.g = g                # the parked G, or None for a plain thread
@@ -44,7 +44,6 @@ class Sudog:
         self.sel = None           # shared select state (claim), see select.py
         self.idx = -1             # select case index
         self.timedout = False
-        self.released = False
 
     @staticmethod
     def current(sched=None):

@@ -23,6 +23,8 @@ def wait_blocked(q, n=1, timeout=5.0):
         if gpm.current() is not None:
             gpm.gosched()
         else:
+            # A plain thread has nothing to yield to: poll the queue length
+            # (the condition itself, with a deadline), as pygolang's waitBlocked.
             time.sleep(0.0005)
 
 
