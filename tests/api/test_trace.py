@@ -289,3 +289,19 @@ def test_duration_format():
     assert f(2.5) == "2.50s"
     assert f(61) == "1 minute"
     assert f(185) == "3 minutes"
+
+
+def test_gpm_debug_v2_keys():
+    flags = parse_debug("seed=42,randomize=1,checks=1,lockrank=1,asyncpreemptoff=1")
+    assert (flags.seed, flags.randomize, flags.checks, flags.lockrank, flags.asyncpreemptoff) == (42, 1, 1, 1, 1)
+    off = parse_debug("")
+    assert (off.seed, off.randomize, off.checks, off.lockrank, off.asyncpreemptoff) == (None, 0, 0, 0, 0)
+    assert parse_debug("seed=0").seed == 0          # 0 is a seed, not "unset"
+    assert parse_debug("checks").checks == 1        # a bare key means 1, as before
+
+
+def test_gpm_debug_bad_seed_warns(caplog):
+    with caplog.at_level("WARNING", logger="gpm"):
+        flags = parse_debug("seed=-3,randomize=1")
+    assert flags.seed is None and flags.randomize == 1
+    assert "seed" in caplog.text
