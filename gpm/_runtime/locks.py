@@ -22,9 +22,24 @@ are atomic on every CPython build (including free-threaded ones).
 
 import _thread
 
-__all__ = ["new_lock", "Note"]
+__all__ = ["new_lock", "Note", "os_timeout"]
 
 new_lock = _thread.allocate_lock
+
+# The longest wait an OS lock accepts (about 292 years on Linux); a longer
+# one raises OverflowError.  Every OS wait of the runtime goes through
+# ``os_timeout``: a far deadline (sleep(1e300)) then just means "wake up in
+# 292 years and recheck", which for a sleeper that rechecks is the same.
+TIMEOUT_MAX = _thread.TIMEOUT_MAX
+
+
+def os_timeout(timeout):
+    """Clamp a timeout in seconds (may be huge or inf) to [0, TIMEOUT_MAX]."""
+    if timeout > TIMEOUT_MAX:        # also inf; NaN never reaches here (api.duration)
+        return TIMEOUT_MAX
+    if timeout > 0.0:
+        return timeout
+    return 0.0
 
 
 class Note:
@@ -66,7 +81,7 @@ class Note:
         if timeout is None:
             got = self._sema.acquire()
         else:
-            got = self._sema.acquire(True, max(timeout, 0.0))
+            got = self._sema.acquire(True, os_timeout(timeout))
         with self._mu:
             self._waiting = False
             if self._signaled:

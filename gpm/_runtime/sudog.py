@@ -24,7 +24,7 @@ Fields other than ``g``/``sema`` belong to whoever holds the structure's lock
 from greenlet import getcurrent
 
 from .g import WorkerGreenlet
-from .locks import new_lock
+from .locks import new_lock, os_timeout
 from . import sched as _sched
 from .timers import RTimer, addtimer, deltimer
 
@@ -80,7 +80,7 @@ class Sudog:
         if timeout is None:
             self.sema.acquire()
             return True
-        if self.sema.acquire(True, max(timeout, 0.0)):
+        if self.sema.acquire(True, os_timeout(timeout)):
             return True
         if cancel(self):
             return False
