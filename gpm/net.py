@@ -44,6 +44,7 @@ __all__ = ["listen", "dial", "Listener", "Conn", "wait_read", "wait_write", "Clo
 _NETWORKS = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6,
              "unix": socket.AF_UNIX}
 _READ_MAX = 65536
+_RECV_MAX = 1 << 22     # one read returns at most 4 MiB (recv allocates n bytes up front)
 
 
 def _split_hostport(address):
@@ -118,8 +119,7 @@ def _close_once(obj) -> bool:
 class Conn:
     """A connected stream socket.  Context manager; close() is idempotent."""
 
-    __slots__ = ("_sock", "_fd", "_pd", "_family", "_lock", "_closed", "local_addr", "remote_addr",
-                 "_drained")
+    __slots__ = ("_sock", "_fd", "_pd", "_family", "_lock", "_closed", "local_addr", "remote_addr")
 
     def __init__(self, sock):
         sock.setblocking(False)
@@ -129,7 +129,6 @@ class Conn:
         self._pd = PollDesc(self._fd)
         self._lock = new_lock()
         self._closed = False
-        self._drained = False        # last read emptied the socket (reader-owned hint)
         self.local_addr = _addr(sock.family, sock.getsockname())
         try:
             self.remote_addr = _addr(sock.family, sock.getpeername())
@@ -140,22 +139,24 @@ class Conn:
         return self._fd
 
     def read(self, n=_READ_MAX):
-        """Read up to ``n`` bytes; ``b""`` at EOF.  Parks while nothing is available."""
-        if n < 0:
-            raise ValueError("gpm.net: read size must be >= 0")
+        """Read up to ``n`` bytes (at most 4 MiB per call); ``b""`` at EOF.
+
+        Parks while nothing is available.  ``n`` must be an int >= 1: a
+        0-byte read would return ``b""``, which means EOF (ValueError).
+        """
+        n = _read_size(n)
         pd = self._pd
         recv = self._sock.recv
         parked = False
-        if self._drained and pd.rg is not READY and not pd.hup:
-            # The last read emptied the socket and no edge came since: a recv
-            # now would only raise EAGAIN (an exception costs ~1 us; ~10% of an
-            # echo round trip).  Park first.  Safe with edge-triggered epoll:
-            # any byte that arrives after the drain makes a new edge, which
-            # either is already READY or wakes this wait.  A FIN or error that
-            # arrived *before* the short read makes no new edge, but its edge
-            # set pd.hup (sticky) before it woke us: then recv first, always.
-            # (_drained belongs to the single reader; two readers of one conn
-            # are an error.)
+        if pd.rdrained and pd.rg is not READY and not pd.hup:
+            # A recv here would only raise EAGAIN (an exception costs ~1 us;
+            # ~10% of an echo round trip): park first.  pd.rdrained claims the
+            # socket was seen empty and no read edge was consumed since (every
+            # wait that consumes one clears it, whether or not a recv follows:
+            # issue 8.1); any byte that arrived after the drain made an edge,
+            # which is READY or wakes this wait.  A FIN or error that arrived
+            # *before* the short read makes no new edge, but its edge set
+            # pd.hup (sticky) first: then recv first, always.
             pd.prepare(_MODE_R)
             pd.wait(_MODE_R)
             parked = True
@@ -171,7 +172,10 @@ class Conn:
                 if pd.closing:
                     raise ClosedError() from None
                 raise
-            self._drained = 0 < len(b) < n      # a short read emptied the socket
+            # A short read emptied the socket (TCP and unix stream recv copy
+            # until the queue is empty or n is reached).  Written by the one
+            # reader only (two readers of one conn are an error).
+            pd.rdrained = 0 < len(b) < n
             if not parked:
                 maybe_yield()
             return b
@@ -252,6 +256,17 @@ class Conn:
     def __repr__(self):
         state = "closed" if self._closed else f"fd={self._fd}"
         return f"<gpm.net.Conn {state} {self.local_addr!r} -> {self.remote_addr!r}>"
+
+
+def _read_size(n):
+    """Validate a read size: an int >= 1, capped at _RECV_MAX."""
+    if type(n) is not int:
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"gpm.net: read size n must be an int, got {type(n).__name__}")
+        n = n.__index__()
+    if n < 1:
+        raise ValueError(f"gpm.net: read size n must be >= 1, got {n} (a 0-byte read would look like EOF)")
+    return n if n <= _RECV_MAX else _RECV_MAX
 
 
 def _deadline(t):

@@ -39,6 +39,17 @@ PollDesc field guards:
   closing                     written under ``lock``; read racily by ``prepare``
                               (a stale False costs one syscall on a closed fd,
                               which the caller maps to ClosedError)
+  hup                         set (never cleared) by netpoll before the edge's
+                              wake/READY, which publish it under ``lock``
+  rdrained                    "a recv saw the socket empty and no read edge has
+                              been consumed since": set by the single reader
+                              after a short recv (Conn.read), cleared under
+                              ``lock`` by every consumption of a read edge (a
+                              READY taken in ``wait``, a reader woken by
+                              ``netpollready``), whether or not the consumer
+                              then reads.  While it holds and ``rg`` is not
+                              READY and ``hup`` is unset, a recv can only
+                              return EAGAIN, so Conn.read parks first.
 
 Lock order: pd.lock > Netpoll.lock (via P.wake from modtimer) > P.timers lock
 and Note locks.  Nothing is readied and no user code runs under pd.lock.
@@ -109,7 +120,8 @@ def netpollget(sched):
 
 
 class PollDesc:
-    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing", "hup")
+    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing", "hup",
+                 "rdrained")
 
     def __init__(self, fd):
         self.fd = fd
@@ -124,6 +136,7 @@ class PollDesc:
         self.rt = None
         self.wt = None
         self.hup = False        # an edge carried RDHUP/HUP/ERR: set once by netpoll, never cleared
+        self.rdrained = False   # a recv saw the socket empty and no read edge was consumed since
         self.closing = False
 
     # -- checks ------------------------------------------------------------
@@ -187,6 +200,7 @@ class PollDesc:
         if slot is READY:
             if mode == _MODE_R:
                 self.rg = None
+                self.rdrained = False     # the edge is consumed: data may be pending
             else:
                 self.wg = None
             lock.release()
@@ -243,6 +257,7 @@ class PollDesc:
                     self.rg = READY
                 elif g is not READY:
                     self.rg = None
+                    self.rdrained = False     # the edge is consumed by the woken reader
                     g.param = READY       # tells wait() an edge woke it (G owns param once woken)
                     gs.append(g)
                     if self.rt is not None:

@@ -478,3 +478,95 @@ def test_data_and_fin_in_one_edge(rounds, fdcheck):
                     c.close_write()
                     assert got.recv() == b"abcdef"
     gpm.run(main, procs=1)
+
+
+# -- issue 8 regressions ------------------------------------------------------
+
+def _short_read_pair(ln):
+    """A connected (client, server) pair whose client has just made a short
+    read (so it believes its socket is drained)."""
+    c = net.dial("tcp", hostport(ln.addr))
+    s = ln.accept()
+    s.write(b"ab")
+    assert c.read(100) == b"ab"                    # short: the socket is empty now
+    return c, s
+
+
+def test_read_after_timeout_that_lost_its_edge_sees_pending_data(fdcheck):
+    """Regression (issue 8.1): a read parked after a short read is woken by an
+    edge, but its deadline passed while it waited for its P, so it raises
+    Timeout before recv.  The next read must still find the bytes (the edge
+    that announced them was consumed; edge-triggered epoll sends no other).
+
+    interleaving (procs=1):
+      reader: short read, then parks with a deadline D
+      main:   peer writes "cd"; holds the P past D while sysmon's netpoll
+              readies the reader (its deadline timer is deleted)
+      reader: runs, sees D passed -> Timeout (no recv)
+      main:   read again -> must return b"cd", not park forever
+    """
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c, s = _short_read_pair(ln)
+            deadline = time.monotonic() + 0.05
+            c.set_read_deadline(deadline)
+            out = gpm.Chan(1)
+
+            def reader():
+                try:
+                    out.send(c.read())
+                except net.Timeout as e:
+                    out.send(e)
+            h = gpm.go(reader)
+            wait_io(h)
+            s.write(b"cd")
+            limit = time.monotonic() + 10
+            # Hold the P (no gpm call) until the deadline passed and sysmon's
+            # netpoll has readied the reader through the edge.
+            while h.status == 4 or time.monotonic() <= deadline:
+                assert time.monotonic() < limit, "sysmon never readied the reader"
+            assert isinstance(out.recv(), net.Timeout)
+            c.set_read_deadline(time.monotonic() + 2)
+            got = c.read()
+            for x in (c, s):
+                x.close()
+            return got
+    assert gpm.run(main, procs=1) == b"cd"
+
+
+def test_read_of_a_huge_n_after_a_short_read(fdcheck):
+    """Regression (issue 8.1): read(2**63) after a short read parked first and
+    then failed in recv (OverflowError), leaving the conn believing it was
+    drained; the next read parked forever with bytes pending.  A huge n is
+    now capped (read returns up to n bytes)."""
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c, s = _short_read_pair(ln)
+            s.write(b"cd")
+            c.set_read_deadline(time.monotonic() + 2)
+            got = [c.read(2 ** 63)]
+            s.write(b"ef")
+            got.append(c.read())
+            for x in (c, s):
+                x.close()
+            return got
+    assert gpm.run(main, procs=1) == [b"cd", b"ef"]
+
+
+def test_read_size_is_validated_before_any_effect(fdcheck):
+    """Regression (issue 8.11): read(0) returned b"" (which means EOF); bad
+    sizes are rejected, naming the parameter, and the conn stays usable."""
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c = net.dial("tcp", hostport(ln.addr))
+            s = ln.accept()
+            for bad, exc in ((0, ValueError), (-1, ValueError), ("1", TypeError), (1.0, TypeError),
+                             (True, TypeError)):
+                with pytest.raises(exc, match="read size n"):
+                    c.read(bad)
+            assert c.read_exactly(0) == b""
+            s.write(b"ok")
+            assert c.read_exactly(2) == b"ok"
+            for x in (c, s):
+                x.close()
+    gpm.run(main, procs=1)
