@@ -1,8 +1,15 @@
 """Shared fixtures: every test leaves no gpm thread and no runtime behind."""
 
+import os
 import threading
 
 import pytest
+
+# Issue 8: the suite runs with the runtime's own checkers on (G status changes,
+# lock order).  Set in the environment so subprocess tests inherit them; a test
+# that passes its own GPM_DEBUG replaces them (tests.support.run_prog appends).
+_SUITE_DEBUG = "checks=1,lockrank=1"
+os.environ["GPM_DEBUG"] = ",".join(x for x in (_SUITE_DEBUG, os.environ.get("GPM_DEBUG", "")) if x)
 
 from gpm._runtime import sched as _sched
 

@@ -5,8 +5,13 @@ import threading
 from gpm._runtime.p import RunQueue, P
 from gpm._runtime import timers as rtimers
 from gpm._runtime.sched import current_sched
+from gpm._runtime import sched as rsched
+from gpm._runtime.g import Gstatus, casgstatus, TRANSITIONS
+from gpm._runtime.sudog import Sudog
+from gpm._runtime.errors import FatalError
 
-__all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads"]
+__all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads",
+           "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog"]
 
 
 class FakeG:
@@ -32,3 +37,19 @@ def jain(xs):
 
 def gpm_threads():
     return [t for t in threading.enumerate() if t.name.startswith("gpm-")]
+
+
+def run_prog(src, debug=None, timeout=60, **env):
+    """Run Python source ``src`` in a fresh interpreter; returns CompletedProcess (text).
+
+    ``debug`` is appended to the inherited GPM_DEBUG (the suite's checks stay on).
+    """
+    import os
+    import subprocess
+    import sys
+    e = dict(os.environ, **env)
+    if debug is not None:
+        e["GPM_DEBUG"] = ",".join(x for x in (e.get("GPM_DEBUG", ""), debug) if x)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", src], env=e, capture_output=True, text=True,
+                          timeout=timeout, cwd=root)

@@ -23,7 +23,7 @@ Field guards:
 import greenlet
 
 
-__all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet"]
+__all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet", "casgstatus", "TRANSITIONS"]
 
 
 class Gstatus:
@@ -36,6 +36,49 @@ class Gstatus:
     DEAD = 6        # finished
 
     NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead"}
+
+
+# Legal G status transitions and who performs each (docs/ARCHITECTURE.md, "G states").
+# A G is born RUNNABLE (newproc); IDLE is never stored (Go's _Gidle lasts only inside newproc).
+TRANSITIONS = {
+    (Gstatus.RUNNABLE, Gstatus.RUNNING): "execute: the M of the P that took it from a queue",
+    (Gstatus.RUNNING, Gstatus.RUNNABLE): "gosched: the G itself, on its own M",
+    (Gstatus.RUNNING, Gstatus.WAITING): "gopark: the G itself, before releasing the wait lock",
+    (Gstatus.RUNNING, Gstatus.SYSCALL): "gpm.syscall: the G itself, before releasing pool.lock",
+    (Gstatus.RUNNING, Gstatus.DEAD): "goexit: the G's own M after its function returned",
+    (Gstatus.WAITING, Gstatus.RUNNABLE): "goready: the single waker (any thread)",
+    (Gstatus.SYSCALL, Gstatus.RUNNABLE): "goready: the syscall pool thread that ran the call",
+}
+
+
+def casgstatus(gp, old, new):
+    """Change ``gp.status`` from ``old`` (a status or a tuple of them) to ``new``, checked.
+
+    Go's casgstatus.  Called only under ``GPM_DEBUG=checks=1`` (the call
+    sites store ``gp.status = new`` directly otherwise, so the check costs one
+    global test when off).  An illegal change is a fatal runtime error naming
+    both states: it aborts the run (FatalError from ``gpm.run``) and raises.
+    The read-then-store is not atomic: a racing illegal change may go
+    unnoticed, but a legal one is never reported (the Sudog protocol admits a
+    single writer at a time).
+    """
+    cur = gp.status
+    if (cur == old if type(old) is int else cur in old) and (cur, new) in TRANSITIONS:
+        gp.status = new
+        return
+    names = Gstatus.NAMES
+    want = names.get(old, old) if type(old) is int else "|".join(names.get(o, str(o)) for o in old)
+    _badstatus(gp, f"casgstatus: goroutine {gp.goid}: bad transition from {names.get(cur, cur)} "
+                   f"to {names.get(new, new)} (expected from {want})")
+
+
+def _badstatus(gp, msg):
+    from .errors import FatalError
+    fe = FatalError("gpm: fatal error: " + msg)
+    sched = getattr(gp, "sched", None)
+    if sched is not None:
+        sched.finish(exc=fe)         # abort the run even if the raise lands on a plain thread
+    raise fe
 
 
 class WaitReason:

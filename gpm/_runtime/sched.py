@@ -42,7 +42,7 @@ import time
 from greenlet import getcurrent
 
 from .errors import Deadlock, FatalError
-from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet
+from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
 from .locks import new_lock
 from .p import P, Pstatus
 from .timers import check_timers
@@ -67,6 +67,12 @@ _INF = float("inf")
 # The running runtime (at most one at a time).  Guarded by _rt_lock.
 _rt_lock = new_lock()
 _current = None
+
+# GPM_DEBUG=checks=1 of the running runtime: G status changes go through
+# casgstatus.  Set by start_runtime before any G exists; a module global so the
+# unchecked hot path pays one global test.
+_checks = False
+_READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
 
 
 def current_sched():
@@ -205,7 +211,10 @@ class Sched:
         gp._done = True
         joiners = gp.joiners
         gp.joiners = None
-        gp.status = Gstatus.DEAD
+        if _checks:
+            casgstatus(gp, Gstatus.RUNNING, Gstatus.DEAD)
+        else:
+            gp.status = Gstatus.DEAD
         del self.allgs[gp.goid]
         lock.release()
         gp.fn = gp.args = gp.kwargs = None
@@ -348,7 +357,10 @@ class Sched:
         pp.executed += 1
         pp.curg = gp
         pp.curg_since = now
-        gp.status = Gstatus.RUNNING
+        if _checks:
+            casgstatus(gp, Gstatus.RUNNABLE, Gstatus.RUNNING)
+        else:
+            gp.status = Gstatus.RUNNING
         return gp.gr
 
     def newworker(self, pp, gp):
@@ -609,7 +621,10 @@ def gopark(unlock, reason):
     gp = gr.gp
     gp.waitreason = reason
     gp.waitsince = nanotime()
-    gp.status = Gstatus.WAITING
+    if _checks:
+        casgstatus(gp, Gstatus.RUNNING, Gstatus.WAITING)
+    else:
+        gp.status = Gstatus.WAITING
     if unlock is not None:
         unlock.release()
     switch_away(gr.pp)
@@ -686,7 +701,10 @@ def goready(gp):
     partner runs next); from anywhere else it goes to the home P's ring tail
     and the home M is woken if it sleeps.
     """
-    gp.status = Gstatus.RUNNABLE
+    if _checks:
+        casgstatus(gp, _READY_FROM, Gstatus.RUNNABLE)
+    else:
+        gp.status = Gstatus.RUNNABLE
     pp = gp.pp
     if getattr(getcurrent(), "pp", None) is pp:
         batch = pp.runq.put(gp, True)
@@ -720,7 +738,10 @@ def gosched():
         return
     pp = gr.pp
     sched = pp.sched
-    gp.status = Gstatus.RUNNABLE
+    if _checks:
+        casgstatus(gp, Gstatus.RUNNING, Gstatus.RUNNABLE)
+    else:
+        gp.status = Gstatus.RUNNABLE
     now = nanotime()
     if not sched.runqsize and not sched.stopping and pp.timer0 > now:
         # Fast path: requeue and pick the next G under one lock, switch directly.
@@ -761,7 +782,7 @@ def note_foreign_thread():
 
 def start_runtime(procs, background=False, seed=None):
     """Create and register a Sched.  Raises RuntimeError if one is running."""
-    global _current
+    global _current, _checks
     with _rt_lock:
         if _current is not None:
             if _current.background and not background:
@@ -770,6 +791,7 @@ def start_runtime(procs, background=False, seed=None):
                     "still running; start goroutines inside gpm.run instead")
             raise RuntimeError("gpm: a runtime is already running")
         sched = Sched(procs, background=background, seed=seed)
+        _checks = bool(sched.debug.checks)
         _current = sched
     return sched
 

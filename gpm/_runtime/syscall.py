@@ -39,7 +39,7 @@ import threading
 from greenlet import getcurrent
 
 from . import sched as _s
-from .g import Gstatus, WaitReason, WorkerGreenlet
+from .g import Gstatus, WaitReason, WorkerGreenlet, casgstatus
 from .locks import new_lock
 
 __all__ = ["syscall", "SyscallPool", "DEFAULT_THREADS"]
@@ -217,7 +217,10 @@ def syscall(fn, *args, **kwargs):
     # release pool.lock, which happens after the status is set (gopark's rule).
     gp.waitreason = WaitReason.SYSCALL
     gp.waitsince = _s.nanotime()
-    gp.status = Gstatus.SYSCALL
+    if _s._checks:
+        casgstatus(gp, Gstatus.RUNNING, Gstatus.SYSCALL)
+    else:
+        gp.status = Gstatus.SYSCALL
     lock.release()
     _s.switch_away(gr.pp)
     exc = req.exc
