@@ -24,10 +24,9 @@ The callbacks run on a scheduler greenlet: they only take these short
 locks, do non-blocking channel sends and spawn goroutines.
 """
 
-import math
-
 from greenlet import getcurrent
 
+from ._runtime.duration import check_duration
 from ._runtime.chan import Chan, send_poll, CLOSED
 from ._runtime.locks import new_lock
 from ._runtime.sched import nanotime
@@ -38,13 +37,7 @@ __all__ = ["after", "Timer", "after_func", "Ticker"]
 
 
 def _duration(seconds, name):
-    try:
-        d = float(seconds)
-    except (TypeError, ValueError):
-        raise TypeError(f"gpm.{name}: seconds must be a number, got {type(seconds).__name__}") from None
-    if math.isnan(d):
-        raise ValueError(f"gpm.{name}: seconds is NaN")
-    return d
+    return check_duration(seconds, f"gpm.{name}: seconds")
 
 
 def _pps():

@@ -21,8 +21,7 @@ Deadlines are runtime timers (per-P heaps); their callback only takes these
 short locks and closes channels, which never blocks.
 """
 
-import math
-
+from ._runtime.duration import check_duration, check_deadline
 from ._runtime.chan import Chan, nilchan
 from ._runtime.locks import new_lock
 from ._runtime.sched import nanotime
@@ -231,13 +230,7 @@ def with_deadline(parent, deadline):
     """As with_cancel, also cancelled with DeadlineExceeded at ``deadline``
     (a ``time.monotonic()`` value)."""
     _check_parent(parent, "with_deadline")
-    try:
-        d = float(deadline)
-    except (TypeError, ValueError):
-        raise TypeError(f"context.with_deadline: deadline must be a number, "
-                        f"got {type(deadline).__name__}") from None
-    if math.isnan(d):
-        raise ValueError("context.with_deadline: deadline is NaN")
+    d = check_deadline(deadline, "context.with_deadline: deadline")
     cur = parent.deadline()
     if cur is not None and cur <= d:
         return with_cancel(parent)     # the parent's deadline comes first
@@ -257,13 +250,8 @@ def with_deadline(parent, deadline):
 
 def with_timeout(parent, seconds):
     """with_deadline(parent, time.monotonic() + seconds)."""
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        raise TypeError(f"context.with_timeout: seconds must be a number, "
-                        f"got {type(seconds).__name__}") from None
-    if math.isnan(s):
-        raise ValueError("context.with_timeout: seconds is NaN")
+    _check_parent(parent, "with_timeout")
+    s = check_duration(seconds, "context.with_timeout: seconds")
     return with_deadline(parent, nanotime() + s)
 
 

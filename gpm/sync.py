@@ -223,6 +223,10 @@ class WaitGroup:
         self._waiters = WaitQ()   # parked wait() callers (guarded by _mu)
 
     def add(self, n=1):
+        # Validate before taking _mu: nothing may raise while it is held.
+        # The counter is an int as in Go (bool is not a count).
+        if type(n) is not int and (isinstance(n, bool) or not isinstance(n, int)):
+            raise TypeError(f"WaitGroup.add: n must be an int, got {type(n).__name__}")
         mu = self._mu
         mu.acquire()
         c = self._n + n
@@ -278,6 +282,8 @@ class Once:
         self._m = Mutex()
 
     def do(self, fn):
+        if not callable(fn):           # before anything: a bad fn must not use up the Once
+            raise TypeError(f"Once.do: fn must be callable, got {type(fn).__name__}")
         # Unlocked read: _done only goes False -> True, and is set after fn
         # finished under _m; a stale False just takes the lock and rechecks.
         if self._done:
@@ -310,8 +316,18 @@ class Cond:
         self._notify = NotifyList()
 
     def wait(self):
+        # Check first: a ticket taken by a caller that then fails to unlock
+        # would be notified in place of a real waiter (a lost signal).
+        if not _held(self.L):
+            raise RuntimeError("sync: Cond.wait without holding its locker")
         t = self._notify.add()
-        self.L.unlock()
+        try:
+            self.L.unlock()
+        except BaseException:
+            # A locker we cannot inspect (or one unlocked behind our back
+            # since the check): give the ticket back before failing.
+            self._notify.withdraw(t)
+            raise
         try:
             self._notify.wait(t, WaitReason.COND_WAIT)
         finally:
@@ -322,6 +338,21 @@ class Cond:
 
     def broadcast(self):
         self._notify.notify_all()
+
+
+def _held(locker) -> bool:
+    """Whether ``locker`` looks locked (by anyone: a gpm Mutex has no owner).
+
+    Unlocked reads of one field: a goroutine that holds the lock sees its
+    own True; a stale answer only for a caller that races another unlock,
+    which the unlock itself then reports (Cond.wait withdraws its ticket).
+    Other lockers cannot be asked: assumed held (their unlock decides).
+    """
+    if isinstance(locker, Mutex):
+        return locker._locked
+    if isinstance(locker, RWMutex):
+        return locker._writer
+    return True
 
 
 class Semaphore:
@@ -412,13 +443,15 @@ class Group:
     __slots__ = ("ctx", "_cancel", "_wg", "_sem", "_mu", "_err")
 
     def __init__(self, ctx=None, limit=None):
+        # Validate limit before deriving a ctx: a child attached to ``ctx``
+        # and then dropped would stay in its parent's children until it ends.
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"Group: limit must be a positive int or None, got {limit!r}")
         if ctx is not None:
             from .context import with_cancel
             self.ctx, self._cancel = with_cancel(ctx)
         else:
             self.ctx, self._cancel = None, None
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"Group: limit must be a positive int or None, got {limit!r}")
         self._wg = WaitGroup()
         self._sem = Semaphore(limit) if limit is not None else None
         self._mu = new_lock()

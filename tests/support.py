@@ -53,3 +53,9 @@ def run_prog(src, debug=None, timeout=60, **env):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return subprocess.run([sys.executable, "-c", src], env=e, capture_output=True, text=True,
                           timeout=timeout, cwd=root)
+
+
+# The package-wide duration validator (gpm/_runtime/duration.py).
+from gpm._runtime.duration import check_duration, check_timeout, check_deadline  # noqa: E402
+
+__all__ += ["check_duration", "check_timeout", "check_deadline"]

@@ -4,7 +4,6 @@ Public modules (gpm/__init__.py, sync, context, net, _time) call only these
 functions and the Sudog/sema/timer primitives.
 """
 
-import math
 import sys
 import threading
 import time
@@ -13,6 +12,7 @@ from greenlet import getcurrent
 
 from . import sched as _s
 from .debugflags import default_procs
+from .duration import check_duration
 from .g import G, Gstatus, WaitReason, WorkerGreenlet
 from .timers import RTimer, modtimer
 
@@ -98,18 +98,16 @@ def _sleep_fire(gp, now):
 
 
 def duration(what, seconds) -> float:
-    """Validate a duration in seconds (int or float, not NaN) and return it as float."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{what}: seconds must be a number, got {type(seconds).__name__}")
-    d = float(seconds)
-    if math.isnan(d):
-        raise ValueError(f"{what}: seconds is NaN")
-    return d
+    """Validate a duration in seconds (int or float, not NaN) and return it as float.
+
+    Kept for callers of the old name; the rules live in duration.check_duration.
+    """
+    return check_duration(seconds, f"{what}: seconds")
 
 
 def sleep(seconds):
     """Park the goroutine for at least ``seconds`` (a timer, not an OS sleep)."""
-    d = duration("gpm.sleep", seconds)
+    d = check_duration(seconds, "gpm.sleep: seconds")
     gr = getcurrent()
     gp = getattr(gr, "gp", None)
     if gp is None:

@@ -22,6 +22,8 @@ Field guards:
 
 import greenlet
 
+from .duration import check_timeout as _check_timeout
+
 
 __all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet", "casgstatus", "TRANSITIONS"]
 
@@ -160,11 +162,8 @@ class G:
         goroutine raised, its exception is raised here too (the run is
         aborted by it regardless: joining does not catch a panic).
         """
+        timeout = _check_timeout(timeout, "Goroutine.join: timeout")
         if not self._done:
-            if timeout is not None:
-                timeout = float(timeout)
-                if timeout != timeout:
-                    raise ValueError("join: timeout is NaN")
             lock = self.sched.allglock
             lock.acquire()
             if not self._done:

@@ -139,16 +139,41 @@ class NotifyList:
 
     Fields (guarded by ``lock``): ``wait_ticket`` (next ticket to hand
     out), ``notify_ticket`` (next ticket to notify), ``waiters`` (Sudogs with
-    their ticket in ``elem``, in ticket order).
+    their ticket in ``elem``, in ticket order), ``withdrawn`` (tickets given
+    back by callers that never waited, see ``withdraw``; None when empty;
+    only tickets >= notify_ticket matter).
     """
 
-    __slots__ = ("lock", "wait_ticket", "notify_ticket", "waiters")
+    __slots__ = ("lock", "wait_ticket", "notify_ticket", "waiters", "withdrawn")
 
     def __init__(self):
         self.lock = new_lock()
         self.wait_ticket = 0
         self.notify_ticket = 0
         self.waiters = deque()
+        self.withdrawn = None
+
+    def withdraw(self, t):
+        """Give back ticket ``t`` of a caller that will not wait (its unlock
+        failed), so no later notify is spent on it.  Any thread.
+
+        If ``t`` was notified already, that notification is passed on to the
+        next ticket (the signal was meant for a real waiter).
+        """
+        lock = self.lock
+        lock.acquire()
+        if t < self.notify_ticket:
+            lock.release()
+            self.notify_one()
+            return
+        if t == self.wait_ticket - 1:
+            self.wait_ticket = t           # the newest ticket: un-issue it
+        else:
+            nt = self.notify_ticket
+            w = {x for x in self.withdrawn if x >= nt} if self.withdrawn else set()
+            w.add(t)
+            self.withdrawn = w
+        lock.release()
 
     def add(self) -> int:
         with self.lock:
@@ -170,10 +195,16 @@ class NotifyList:
     def notify_one(self):
         lock = self.lock
         lock.acquire()
-        if self.notify_ticket == self.wait_ticket:
+        t = self.notify_ticket
+        w = self.withdrawn
+        if w:                              # skip tickets nobody waits on
+            while t in w:
+                w.discard(t)
+                t += 1
+        if t == self.wait_ticket:
+            self.notify_ticket = t
             lock.release()
             return
-        t = self.notify_ticket
         self.notify_ticket = t + 1
         found = None
         for sg in self.waiters:
