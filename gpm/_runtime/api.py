@@ -20,6 +20,7 @@ __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs",
 
 _bg_lock = threading.Lock()
 _getframe = sys._getframe
+_os_sleep = time.sleep            # the original, bound before gpm.monkey can patch time
 
 
 def _check_procs(procs):
@@ -111,7 +112,7 @@ def sleep(seconds):
     gr = getcurrent()
     gp = getattr(gr, "gp", None)
     if gp is None:
-        time.sleep(max(d, 0.0))        # a plain thread blocks (API.md: plain threads block)
+        _os_sleep(max(d, 0.0))        # a plain thread blocks (API.md: plain threads block)
         return
     if d <= 0:
         _s.gosched()

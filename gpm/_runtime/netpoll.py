@@ -72,6 +72,7 @@ _MODE_W = 1
 THREAD_POLL_SLICE = 0.05    # a plain thread rechecks close/deadline this often
 
 _init_lock = new_lock()     # serializes creation of a runtime's Netpoll
+_poll = select.poll         # bound before gpm.monkey can patch select (the runtime waits the original way)
 
 
 class ClosedError(OSError):
@@ -235,7 +236,7 @@ class PollDesc:
     def _thread_wait(self, mode):
         """A plain thread: block in select.poll, rechecking close and the deadline."""
         ev = select.POLLIN if mode == _MODE_R else select.POLLOUT
-        p = select.poll()
+        p = _poll()
         p.register(self.fd, ev)
         while True:
             self.prepare(mode)

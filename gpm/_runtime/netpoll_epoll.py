@@ -49,13 +49,14 @@ _READ_EV = _IN | _RDHUP | _HUP | _ERR
 _WRITE_EV = _OUT | _HUP | _ERR
 _HUP_EV = _RDHUP | _HUP | _ERR     # the peer closed or the socket failed: sticky PollDesc.hup
 MAX_EVENTS = 128                                 # Go: epoll_wait takes up to 128 events
+_epoll = select.epoll                             # bound before gpm.monkey can patch select
 MAX_BLOCK = 1e6                                  # cap an epoll timeout (Go: ~11.5 days)
 
 
 class Netpoll:
     def __init__(self, sched):
         self.sched = sched
-        self.ep = select.epoll()
+        self.ep = _epoll()
         try:
             self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         except BaseException:

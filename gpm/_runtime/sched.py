@@ -55,6 +55,7 @@ __all__ = [
 log = logging.getLogger("gpm")
 
 nanotime = time.monotonic          # the runtime clock (API.md: time.monotonic)
+_os_sleep = time.sleep            # the original, bound before gpm.monkey can patch time
 
 TIME_SLICE = 0.010                 # Go's forcePreemptNS: runnext stops inheriting after 10 ms
 GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st schedtick
@@ -734,7 +735,7 @@ def gosched():
     gr = getcurrent()
     gp = getattr(gr, "gp", None)
     if gp is None:
-        time.sleep(0)
+        _os_sleep(0)
         return
     pp = gr.pp
     sched = pp.sched
