@@ -2,7 +2,7 @@
 
 Public names (the contract is shared/API.md):
 
-  run go gosched sleep syscall gomaxprocs num_goroutine current stats
+  run go gosched sleep syscall gomaxprocs num_goroutine current local stats
   dump_goroutines Goroutine Stats Deadlock ClosedChannelError
   Chan nilchan select default after Timer after_func Ticker
   submodules: gpm.sync gpm.context gpm.net gpm.debug
@@ -12,6 +12,7 @@ from ._runtime.api import run as run, go as go, gosched as gosched, sleep as sle
 from ._runtime.api import current as current, gomaxprocs as gomaxprocs, num_goroutine as num_goroutine
 from ._runtime.errors import Deadlock as Deadlock, ClosedChannelError as ClosedChannelError
 from ._runtime.g import G as Goroutine
+from ._runtime.glocal import local as local
 from ._runtime.stats import Stats as Stats, snapshot as stats
 from ._runtime.syscall import syscall as syscall
 from ._runtime.trace import dump_goroutines as dump_goroutines
@@ -21,7 +22,7 @@ from ._time import after as after, Timer as Timer, after_func as after_func, Tic
 from . import sync as sync, context as context, net as net, debug as debug
 
 __all__ = [
-    "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine",
+    "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "local",
     "Goroutine", "Deadlock", "ClosedChannelError", "stats", "Stats",
     "syscall", "dump_goroutines", "Chan", "nilchan", "select", "default",
     "after", "Timer", "after_func", "Ticker",

@@ -18,6 +18,10 @@ Field guards:
                                        guarantees one waker); read racily by stats
   gr                                   owner M only
   result exc _done joiners             guarded by ``sched.allglock``
+  ctx                                  set once in newproc (a copy of the spawner's
+                                       contextvars context); entered only by the G
+  locals                               the G's own gpm.local dicts (glocal.py);
+                                       written by the G, dropped at goexit
 """
 
 import greenlet
@@ -120,10 +124,10 @@ class G:
         "goid", "fn", "args", "kwargs", "parent", "created",
         "pp", "gr", "status", "waitreason", "waitsince",
         "result", "exc", "_done", "joiners",
-        "sched", "is_main", "param", "sleep_timer", "__weakref__",
+        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "__weakref__",
     )
 
-    def __init__(self, sched, goid, fn, args, kwargs, parent=0, created=None):
+    def __init__(self, sched, goid, fn, args, kwargs, parent=0, created=None, ctx=None):
         self.sched = sched
         self.goid = goid
         self.fn = fn
@@ -143,6 +147,8 @@ class G:
         self.is_main = False
         self.param = None             # value handed over by a waker (owned by the parked G)
         self.sleep_timer = None       # reused by gpm.sleep
+        self.ctx = ctx                # contextvars.Context the G runs in (a copy of the spawner's)
+        self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
 
     # -- public handle (gpm.Goroutine) ------------------------------------
 

@@ -34,6 +34,7 @@ Parking an idle M (stopm), step by step:
 """
 
 import collections
+import contextvars
 import logging
 import sys
 import threading
@@ -64,6 +65,7 @@ MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
 FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
 
 _INF = float("inf")
+_copy_context = contextvars.copy_context
 
 # The running runtime (at most one at a time).  Guarded by _rt_lock.
 _rt_lock = new_lock()
@@ -185,10 +187,11 @@ class Sched:
         cur = getcurrent()
         pp = getattr(cur, "pp", None)
         parent = getattr(cur, "gp", None)
+        ctx = _copy_context()                 # asyncio's Task rule (API.md "Goroutine context")
         with self.allglock:
             goid = self.goidgen
             self.goidgen = goid + 1
-            gp = G(self, goid, fn, args, kwargs, parent.goid if parent is not None else 0, created)
+            gp = G(self, goid, fn, args, kwargs, parent.goid if parent is not None else 0, created, ctx)
             self.allgs[goid] = gp
         if pp is not None and pp.sched is self:
             pp.spawned += 1
@@ -218,7 +221,7 @@ class Sched:
             gp.status = Gstatus.DEAD
         del self.allgs[gp.goid]
         lock.release()
-        gp.fn = gp.args = gp.kwargs = None
+        gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = None
         if joiners:
             for sg in joiners:
                 sg.wake()
@@ -576,6 +579,11 @@ class Sched:
         goexit = self.goexit
         while True:
             try:
+                # Each G runs in its own Context: this worker switches to it
+                # (greenlet's gr_context; cheaper than Context.run, measured:
+                # +5% vs +19% on spawn), so nothing a G sets is seen by the
+                # next G this worker runs.
+                me.gr_context = gp.ctx
                 kw = gp.kwargs
                 result = gp.fn(*gp.args, **kw) if kw else gp.fn(*gp.args)
                 exc = None
@@ -598,11 +606,13 @@ class Sched:
                     gp.gr = me
                     me.gp = gp
                     continue
+                me.gr_context = None          # an idle worker keeps no dead G's values alive
                 pp.free_workers.append(me)
                 gp = gr.switch()
             elif len(pp.free_workers) >= MAX_FREE_WORKERS or self.stopping:
                 return None
             else:
+                me.gr_context = None          # an idle worker keeps no dead G's values alive
                 pp.free_workers.append(me)
                 gp = g0.switch()
             if gp is None:

@@ -32,6 +32,7 @@ holds only pool.lock; the completion path takes Sched.lock after goready).
 """
 
 import collections
+import contextvars
 import logging
 import os
 import threading
@@ -72,9 +73,10 @@ def pool_size():
 
 
 class _Req:
-    __slots__ = ("fn", "args", "kwargs", "gp", "result", "exc")
+    __slots__ = ("fn", "args", "kwargs", "gp", "result", "exc", "ctx")
 
     def __init__(self, fn, args, kwargs, gp):
+        self.ctx = contextvars.copy_context()  # fn runs in a copy of the caller's context (asyncio.to_thread)
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
@@ -154,7 +156,7 @@ class SyscallPool:
 
     def _run(self, req):
         try:
-            req.result = req.fn(*req.args, **req.kwargs)
+            req.result = req.ctx.run(req.fn, *req.args, **req.kwargs)
         except BaseException as e:            # noqa: BLE001 - handed back to the caller
             req.exc = e
         sched = self.sched

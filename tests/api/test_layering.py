@@ -9,7 +9,7 @@ import gpm
 ROOT = pathlib.Path(gpm.__file__).parent
 
 API_TOP_LEVEL = {
-    "run", "go", "gosched", "sleep", "syscall", "gomaxprocs", "num_goroutine", "current",
+    "run", "go", "gosched", "sleep", "syscall", "gomaxprocs", "num_goroutine", "current", "local",
     "stats", "dump_goroutines", "Goroutine", "Stats", "Deadlock", "ClosedChannelError",
     "Chan", "nilchan", "select", "default", "after", "Timer", "after_func", "Ticker",
 }
