@@ -22,7 +22,7 @@ Fairness rules kept from Go:
     it, so it cannot starve.
 """
 
-from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList, WaitReason
+from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList, WaitReason, wake_all
 from ._runtime.api import go as _go
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "Group"]
@@ -236,8 +236,8 @@ class WaitGroup:
         self._n = c
         wake = self._waiters.drain() if c == 0 else ()
         mu.release()
-        for sg in wake:
-            sg.wake()
+        if wake:
+            wake_all(wake)
 
     def done(self):
         self.add(-1)

@@ -56,7 +56,7 @@ from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
 from .locks import new_lock
 from .sched import current_sched as _current_sched, gopark as _gopark, goready as _goready, note_foreign_thread as _note_foreign_thread
-from .sudog import Sudog
+from .sudog import Sudog, wake_all as _wake_all
 
 __all__ = ["Chan", "nilchan", "recv_poll", "send_poll", "send_nb", "claim", "CLOSED"]
 
@@ -306,8 +306,8 @@ class Chan:
             wake.append(sg)
         self._sendq.clear()
         lock.release()
-        for sg in wake:
-            sg.wake()
+        if wake:
+            _wake_all(wake)
         if type(_getcurrent()) is not _Worker:
             _note_plain()
 

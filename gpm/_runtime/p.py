@@ -11,8 +11,14 @@ RunQueue invariants (all fields guarded by ``lock``; the lock is a leaf):
     it (Go: other Ps may only clear it).
 
 Who may call what: ``put``, ``get`` and ``put_batch`` are the owner P's, except
-that any thread may ``put(gp, next=False)`` a pinned G to forward it home;
-``grab`` is any P's (a thief).  Each call takes the lock once.
+that any thread may forward pinned Gs home (``_append`` / ``_extend`` under
+the lock: goready, goready_list); ``grab`` is any P's (a thief).  Each call
+takes the lock once.
+
+Cost: every operation is O(1), or O(cap) when free Gs leave the ring
+(``_take_free``: putslow, grab); the pinned overflow is never copied, so N
+readies cost O(N).  ``repacked`` counts the slots re-packs rewrote (tests
+bound it).
 
 Capacity is a parameter so property tests can use 4 and hit overflow and
 wrap-around in every run (tokio does the same under loom).
@@ -29,7 +35,7 @@ RUNQ_SIZE = 256          # Go's per-P ring size (runtime2.go p.runq)
 
 
 class RunQueue:
-    __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree")
+    __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree", "repacked")
 
     def __init__(self, capacity=RUNQ_SIZE):
         self.lock = new_lock()
@@ -40,6 +46,7 @@ class RunQueue:
         self.runnext = None           # G to run next, inheriting the time slice
         self.overflow = collections.deque()   # pinned Gs beyond a full ring
         self.nfree = 0                # free Gs in the ring (a thief's hint)
+        self.repacked = 0             # Gs rewritten by ring re-packs (a test's operation count)
 
     def __len__(self):
         """Gs in the ring and overflow (runnext not counted, as Go's schedtrace)."""
@@ -82,52 +89,52 @@ class RunQueue:
     def _putslow(self, gp):
         """runqputslow: the ring is full.  Requires lock held.
 
-        Moves the free Gs of the oldest half of the ring, plus ``gp`` if it is
-        free, into a batch for the global queue (Go moves half + the new G).
-        Pinned Gs keep their order; a pinned ``gp`` goes to the tail.
+        Moves up to half a ring of free Gs, oldest first, plus ``gp`` if it is
+        free, into a batch for the global queue (Go moves half + the new G;
+        only free Gs may move).  Pinned Gs keep their order; a pinned ``gp``
+        goes to the tail.  O(1) when the ring holds no free G (then nothing
+        is re-packed: readying N pinned Gs on one P costs O(N), not O(N^2)),
+        else O(cap) and at least one free G leaves the ring.
         """
-        cap, buf = self.cap, self.buf
-        half = (self.tail - self.head) // 2
-        batch = []
-        keep = []
-        for i in range(self.head, self.head + half):
-            g = buf[i % cap]
-            buf[i % cap] = None
-            if g.pp is None:
-                batch.append(g)
-            else:
-                keep.append(g)
-        self.nfree -= len(batch)
-        # Re-pack: kept pinned Gs (oldest) then the untouched newer half.
-        rest = [buf[i % cap] for i in range(self.head + half, self.tail)]
-        self._reset(keep + rest)
+        batch = self._take_free((self.tail - self.head) // 2) if self.nfree else []
         if gp.pp is None:
             batch.append(gp)
         else:
             self._append(gp)
         return batch
 
-    def _reset(self, gs):
-        """Refill the ring with ``gs`` (oldest first) followed by the old overflow.
+    def _take_free(self, want):
+        """Remove up to ``want`` free Gs from the ring, oldest first; return them.
 
-        Requires lock.  Whatever does not fit stays in overflow; it is always
-        pinned, because ``gs`` never holds more than ``cap`` Gs and the old
-        overflow holds only pinned ones.
+        Requires lock.  The ring is re-packed from slot 0 (kept Gs in order),
+        then refilled from the head of ``overflow`` so that overflow is still
+        non-empty only while the ring is full.  Touches at most ``cap`` Gs:
+        the overflow is never copied.
         """
         cap = self.cap
         buf = self.buf
-        if self.overflow:
-            gs = gs + list(self.overflow)
-            self.overflow.clear()
-        n = min(len(gs), cap)
-        buf[:n] = gs[:n]
-        for i in range(n, cap):
-            buf[i] = None
+        taken = []
+        kept = []
+        for i in range(self.head, self.tail):
+            j = i % cap
+            g = buf[j]
+            buf[j] = None
+            if g.pp is None and len(taken) < want:
+                taken.append(g)
+            else:
+                kept.append(g)
+        ov = self.overflow
+        room = cap - len(kept)
+        while ov and room:
+            kept.append(ov.popleft())     # pinned, so nfree is unchanged
+            room -= 1
+        n = len(kept)
+        buf[:n] = kept
         self.head = 0
         self.tail = n
-        if len(gs) > n:
-            self.overflow.extend(gs[n:])
-        self.nfree = sum(1 for g in buf[:n] if g.pp is None)
+        self.nfree -= len(taken)
+        self.repacked += n
+        return taken
 
     def _append(self, gp):
         """Append at the logical tail (ring, else overflow). Requires lock."""
@@ -140,6 +147,23 @@ class RunQueue:
             if gp.pp is None:
                 raise AssertionError("free G sent to a P's overflow")
             self.overflow.append(gp)
+
+    def _extend(self, gs):
+        """Append pinned ``gs`` in order at the logical tail.  Requires lock.
+
+        Any thread (goready_list forwards a batch of readied Gs home with one
+        lock acquisition).  O(len(gs)).
+        """
+        cap = self.cap
+        buf = self.buf
+        tail = self.tail
+        room = 0 if self.overflow else cap - (tail - self.head)
+        k = min(room, len(gs))
+        for i in range(k):
+            buf[(tail + i) % cap] = gs[i]
+        self.tail = tail + k
+        if k < len(gs):
+            self.overflow.extend(gs[k:] if k else gs)
 
     def put_batch(self, gs):
         """runqputbatch: append ``gs`` in order; returns free Gs that did not fit (for global)."""
@@ -255,18 +279,7 @@ class RunQueue:
                     self.runnext = None
                     return [gp]
                 return []
-            want = n - n // 2
-            cap, buf = self.cap, self.buf
-            taken = []
-            kept = []
-            for i in range(self.head, self.tail):
-                g = buf[i % cap]
-                if len(taken) < want and g.pp is None:
-                    taken.append(g)
-                else:
-                    kept.append(g)
-            self._reset(kept)
-            return taken
+            return self._take_free(n - n // 2)
 
     def snapshot(self):
         """All queued Gs, oldest first, runnext first (for dumps and tests)."""

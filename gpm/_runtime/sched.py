@@ -49,7 +49,7 @@ from .p import P, Pstatus
 from .timers import check_timers
 
 __all__ = [
-    "Sched", "gopark", "goready", "gosched", "newproc", "current_sched", "start_runtime",
+    "Sched", "gopark", "goready", "goready_list", "gosched", "newproc", "current_sched", "start_runtime",
     "stop_background", "note_foreign_thread", "nanotime", "getg",
 ]
 
@@ -449,16 +449,17 @@ class Sched:
         return None
 
     def injectglist(self, gs):
-        """Ready a list of Gs (netpoll results): each goes home (pinned) or global (free)."""
-        free = []
-        for gp in gs:
-            if gp.pp is None:
-                free.append(gp)
-            else:
-                goready(gp)
+        """Ready a list of Gs (netpoll results): pinned ones go home in one
+        batch per P (goready_list), free ones to the global queue."""
+        free = [gp for gp in gs if gp.pp is None]
         if free:
+            pinned = [gp for gp in gs if gp.pp is not None]
             self.globrunqputbatch(free)
             self.wakep()
+        else:
+            pinned = gs
+        if pinned:
+            goready_list(pinned)
 
     def stopm(self, pp):
         """Idle this P's M until woken (see module doc for the protocol)."""
@@ -730,6 +731,37 @@ def goready(gp):
         wake = pp.parked
     if wake:
         pp.wake()
+
+
+def goready_list(gs):
+    """Make many parked Gs runnable at once (Go's injectglist).  Any thread.
+
+    For close, Cond.broadcast, WaitGroup release and netpoll: each G goes to
+    its home P's queue tail in order (no runnext: one woken partner is not
+    singled out), one lock acquisition and at most one wake per home P, so
+    readying N Gs costs O(N) (RunQueue._extend).  Every G must be pinned
+    (a parked G has run, so it is).  A single G takes goready's path.
+    """
+    if len(gs) == 1:
+        goready(gs[0])
+        return
+    runnable = Gstatus.RUNNABLE
+    byp = {}
+    for gp in gs:
+        gp.status = runnable
+        lst = byp.get(gp.pp)
+        if lst is None:
+            byp[gp.pp] = [gp]
+        else:
+            lst.append(gp)
+    for pp, lst in byp.items():
+        q = pp.runq
+        q.lock.acquire()
+        q._extend(lst)
+        wake = pp.parked
+        q.lock.release()
+        if wake:
+            pp.wake()
 
 
 def gosched():

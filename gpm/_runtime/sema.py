@@ -9,6 +9,7 @@ Public to gpm.sync (not to users):
   NotifyList      Go's notifyList (tickets), for Cond: ``add``, ``wait``,
                   ``notify_one``, ``notify_all``
   nanotime        the runtime clock
+  wake_all        wake a list of dequeued Sudogs (one batch per home P)
   WaitReason      wait reasons for parked waiters (dump_goroutines)
 
 Protocol (sudog.py): the owner of a WaitQ guards it with one lock L.
@@ -29,9 +30,9 @@ from collections import deque
 from .g import WaitReason
 from .locks import new_lock
 from .sched import nanotime
-from .sudog import Sudog
+from .sudog import Sudog, wake_all
 
-__all__ = ["new_lock", "nanotime", "WaitReason", "WaitQ", "Sema", "NotifyList"]
+__all__ = ["new_lock", "nanotime", "WaitReason", "WaitQ", "Sema", "NotifyList", "wake_all"]
 
 _current_sudog = Sudog.current
 
@@ -224,5 +225,5 @@ class NotifyList:
         ws = list(self.waiters)
         self.waiters.clear()
         lock.release()
-        for sg in ws:
-            sg.wake()
+        if ws:
+            wake_all(ws)

@@ -28,7 +28,7 @@ from .locks import new_lock, os_timeout
 from . import sched as _sched
 from .timers import RTimer, addtimer, deltimer
 
-__all__ = ["Sudog"]
+__all__ = ["Sudog", "wake_all"]
 
 
 class Sudog:
@@ -93,6 +93,20 @@ class Sudog:
             _sched.goready(self.g)
         else:
             self.sema.release()
+
+
+def wake_all(sgs):
+    """Wake every Sudog of ``sgs`` (dequeued by close, broadcast, a WaitGroup
+    release): plain threads one by one, goroutines in one batch per home P
+    (``goready_list``).  Call after releasing the structure's lock."""
+    gs = []
+    for sg in sgs:
+        if sg.g is not None:
+            gs.append(sg.g)
+        else:
+            sg.sema.release()
+    if gs:
+        _sched.goready_list(gs)
 
 
 def _timeout_fire(arg, now):

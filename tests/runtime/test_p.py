@@ -27,6 +27,7 @@ class RunQueueMachine(RuleBasedStateMachine):
         self.glob = []               # Gs handed to the global queue
         self.out = []                # Gs taken by get() or grab()
         self.made = []
+        self.ops = 0                 # rules run (bounds the re-pack work)
 
     def _new(self, pinned):
         g = FakeG(next(self.ids), pinned)
@@ -51,6 +52,14 @@ class RunQueueMachine(RuleBasedStateMachine):
             self.glob.extend(batch)
         if nxt:
             assert self.q.runnext is g
+
+    @rule(k=st.integers(min_value=1, max_value=3 * CAP))
+    def extend(self, k):
+        """goready_list: a batch of readied (pinned) Gs forwarded home at once."""
+        gs = [self._new(True) for _ in range(k)]
+        for g in gs:
+            self._note_tail(g)
+        self.q._extend(gs)
 
     @rule(runnext_ok=st.booleans())
     def get(self, runnext_ok):
@@ -125,6 +134,12 @@ class RunQueueMachine(RuleBasedStateMachine):
         return self._ring() + list(self.q.overflow)
 
     @invariant()
+    def bounded_repack_work(self):
+        """Each operation re-packs at most one ring, never the overflow."""
+        self.ops += 1
+        assert self.q.repacked <= CAP * self.ops
+
+    @invariant()
     def conservation(self):
         places = self.q.snapshot() + self.glob + self.out
         assert len(places) == len(set(map(id, places))), "a G is in two places"
@@ -182,3 +197,48 @@ def test_steal_never_takes_pinned():
     got = q.grab()
     assert [g.n for g in got] == [1, 3, 5]
     assert [g.n for g in q.snapshot()] == [0, 2, 4, 6, 7, 8, 9]
+
+
+# -- cost of mass wake-ups (issue 8, bug 6) ----------------------------------
+#
+# Readying N pinned Gs on one P used to re-pack the whole pinned overflow on
+# every put (O(N) each, O(N^2) in all: closing a channel with 250k parked
+# goroutines took 580 s).  ``RunQueue.repacked`` counts the G slots that
+# re-packs rewrite; these tests bound it, so they check the amount of work,
+# not the time it takes.
+
+
+def test_readying_pinned_gs_into_a_full_ring_repacks_nothing():
+    q = RunQueue(capacity=4)
+    n = 5000
+    for i in range(n):
+        assert not q.put(FakeG(i, True), True)     # goready on the home P: runnext
+    for i in range(n, 2 * n):
+        assert not q.put(FakeG(i, True))           # gosched
+    assert q.repacked == 0
+    assert len(q) == 2 * n - 1 and q.runnext.n == n - 1
+
+
+def test_extend_appends_pinned_batch_in_order():
+    q = RunQueue(capacity=4)
+    first = [FakeG(i, True) for i in range(3)]
+    q._extend(first)
+    more = [FakeG(i, True) for i in range(3, 1000)]
+    q._extend(more)
+    assert q.snapshot() == first + more
+    assert q.tail - q.head == 4 and len(q.overflow) == 996 and q.repacked == 0
+
+
+def test_free_puts_and_steals_beside_a_long_overflow_stay_linear():
+    """Free Gs put behind 10k pinned ones and stolen: each operation re-packs
+    at most one ring, never the overflow."""
+    q = RunQueue(capacity=4)
+    for i in range(10000):
+        q.put(FakeG(i, True))
+    ops = 0
+    for i in range(2000):
+        q.get()
+        q.put(FakeG(-i, False))
+        q.grab()
+        ops += 3
+    assert q.repacked <= 4 * ops
