@@ -35,7 +35,7 @@ import socket
 import stat
 
 from ._runtime.locks import new_lock
-from ._runtime.netpoll import PollDesc, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W, READY
+from ._runtime.netpoll import pollopen, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W, READY
 from ._runtime.sched import nanotime
 from ._runtime.syscall import syscall
 
@@ -121,12 +121,11 @@ class Conn:
 
     __slots__ = ("_sock", "_fd", "_pd", "_family", "_lock", "_closed", "local_addr", "remote_addr")
 
-    def __init__(self, sock):
+    def __init__(self, sock, _pd=None):
         sock.setblocking(False)
         self._sock = sock
         self._fd = sock.fileno()
         self._family = sock.family
-        self._pd = PollDesc(self._fd)
         self._lock = new_lock()
         self._closed = False
         self.local_addr = _addr(sock.family, sock.getsockname())
@@ -134,6 +133,7 @@ class Conn:
             self.remote_addr = _addr(sock.family, sock.getpeername())
         except OSError:
             self.remote_addr = None
+        self._pd = pollopen(sock) if _pd is None else _pd
 
     def fileno(self):
         return self._fd
@@ -286,12 +286,12 @@ class Listener:
     def __init__(self, sock, network):
         sock.setblocking(False)
         self._sock = sock
-        self._pd = PollDesc(sock.fileno())
         self._lock = new_lock()
         self._closed = False
         self._network = network
         self.addr = _addr(sock.family, sock.getsockname())
         self._path = self.addr if network == "unix" else None
+        self._pd = pollopen(sock)
 
     def fileno(self):
         return self._sock.fileno()
@@ -405,22 +405,24 @@ def _connect(s, fam, sa, deadline):
     s.setblocking(False)
     if fam != socket.AF_UNIX:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    err = s.connect_ex(sa)
-    if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY):
-        pd = PollDesc(s.fileno())
-        pd.wd = deadline
-        try:
+    pd = pollopen(s)                  # the Conn's own: one PollDesc per fd
+    try:
+        err = s.connect_ex(sa)
+        if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY):
+            pd.set_deadline(_MODE_W, deadline)
             while True:
                 pd.prepare(_MODE_W)
                 pd.wait(_MODE_W)
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err != 0 or _connected(s):
                     break
-        finally:
-            pd.close()
-    if err not in (0, errno.EISCONN):
-        raise OSError(err, f"dial {_addr(fam, sa)!r}: {os.strerror(err)}")
-    return Conn(s)
+            pd.set_deadline(_MODE_W, None)
+        if err not in (0, errno.EISCONN):
+            raise OSError(err, f"dial {_addr(fam, sa)!r}: {os.strerror(err)}")
+        return Conn(s, pd)
+    except BaseException:
+        pd.close()
+        raise
 
 
 def _connected(s):

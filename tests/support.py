@@ -9,9 +9,13 @@ from gpm._runtime import sched as rsched
 from gpm._runtime.g import Gstatus, casgstatus, TRANSITIONS
 from gpm._runtime.sudog import Sudog
 from gpm._runtime.errors import FatalError
+from gpm._runtime import netpoll
+from gpm._runtime.netpoll_epoll import Netpoll
+from gpm._runtime.locks import Note
 
 __all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads",
-           "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog"]
+           "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
+           "netpoll", "Netpoll", "Note"]
 
 
 class FakeG:

@@ -1,21 +1,35 @@
-"""The platform-free netpoller: PollDesc (Go's pollDesc) and the park/ready
-protocol around it.  The OS part (netpoll_epoll.py) must provide a class with
-netpollopen(pd), netpollclose(pd), netpoll(timeout) -> [G], block(pp, timeout),
-wake_owner(pp), netpollbreak(), add_waiter(delta), close().
+"""The platform-free netpoller: PollDesc (Go's pollDesc), the fd table, and
+the park/ready protocol around them.  The OS part (netpoll_epoll.py) must
+provide a class with netpollopen(pd), netpollclose(pd), netpoll(timeout) ->
+[G], block(pp, timeout), wake_owner(pp), netpollbreak(), add_waiter(delta),
+close().
 
-A PollDesc belongs to one fd.  It has one reader slot ``rg`` and one writer
-slot ``wg``; each holds None (empty), READY (an edge arrived while nobody
-waited) or the parked G.  Deadlines ``rd``/``wd`` are absolute
-``time.monotonic()`` values or None; while a G waits with a deadline a
-runtime timer tagged with ``rseq``/``wseq`` is armed on the G's home P;
-moving a deadline or closing bumps the seq, so a stale timer firing is
-ignored (Go's rseq/wseq).
+One PollDesc per fd (Go: a netFD owns its pollDesc).  ``pollopen(sock)``
+makes the PollDesc of a socket gpm owns (Conn, Listener, a dial in
+progress) and enters it in the process-wide fd table ``_fdtab``;
+``wait_fd`` (gpm.net.wait_read/wait_write on an fd gpm does not own) shares
+the table's PollDesc of that fd, or makes a *foreign* one that lives while
+some wait_fd uses it (``refs``).  So a reader and a writer of one fd, or a
+wait_read on a Conn's own fd, use the same slots and the same epoll
+registration: a second registration of one fd never happens, and closing one
+waiter's PollDesc never drops another's.
+
+A PollDesc has one reader slot ``rg`` and one writer slot ``wg``; each holds
+None (empty), READY (an edge arrived while nobody waited) or the parked G.
+Deadlines ``rd``/``wd`` are absolute ``time.monotonic()`` values or None.  A
+wait_fd brings its own deadline (``rx``/``wx`` mark a parked waiter that
+does; moving the fd's deadlines leaves it alone).  While a G waits with a
+deadline a runtime timer is armed on the G's home P and kept in ``rt``/``wt``;
+a timer that fires when it is no longer the slot's armed timer is stale and
+ignored (Go drops stale deadline timers by rseq/wseq; the timer object's
+identity is the same test, also for a wait that brings its own deadline).
 
 Wait protocol (``pd.wait(mode)``, goroutine only; the caller has just seen
 EAGAIN and will retry its syscall after ``wait`` returns):
   1. under ``pd.lock``: closing -> ClosedError; deadline passed -> Timeout;
      slot READY -> consume it and return (an edge came after the syscall);
-     slot holds a G -> RuntimeError (two waiters on one side of an fd);
+     slot holds a G -> RuntimeError (two waiters on one side of an fd: an
+     error, never a silent overwrite);
   2. count the waiter (netpoll_waiters, checkdead), store the G in the slot,
      arm the deadline timer, ``gopark`` releasing ``pd.lock``;
   3. a waker (netpoll edge, deadline timer, close, deadline moved into the
@@ -32,8 +46,11 @@ short slices, rechecking ``closing`` and the deadlines (they block their OS
 thread, as channels do; API.md).
 
 PollDesc field guards:
-  fd                          set once
-  lock                        guards rg wg rd wd rseq wseq rt wt closing
+  fd owner                    set once (owner: a weakref to the owning socket,
+                              None for a foreign PollDesc)
+  lock                        guards rg wg rd wd rt wt rx wx closing
+  refs                        guarded by ``_fdtab_lock``: wait_fd calls using a
+                              foreign PollDesc (it leaves the table at 0)
   np                          the Netpoll the fd is registered with; set under
                               ``lock`` on first goroutine wait, cleared by close
   closing                     written under ``lock``; read racily by ``prepare``
@@ -50,21 +67,28 @@ PollDesc field guards:
                               then reads.  While it holds and ``rg`` is not
                               READY and ``hup`` is unset, a recv can only
                               return EAGAIN, so Conn.read parks first.
+  _fdtab                      fd -> its one PollDesc; guarded by ``_fdtab_lock``,
+                              which is also held across a PollDesc's close so
+                              that a new PollDesc of a reused fd number is made
+                              only after the old one left epoll.
 
-Lock order: pd.lock > Netpoll.lock (via P.wake from modtimer) > P.timers lock
-and Note locks.  Nothing is readied and no user code runs under pd.lock.
+Lock order: _fdtab_lock > pd.lock > Netpoll.lock (netpollopen/close, and via
+P.wake from modtimer) > P.timers lock and Note locks.  Nothing is readied and
+no user code runs under these locks.
 """
 
 import select
+import weakref
 
 from greenlet import getcurrent
 
 from . import sched as _s
+from .errors import throw
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_lock
 from .timers import RTimer, modtimer, deltimer
 
-__all__ = ["PollDesc", "ClosedError", "Timeout", "READY", "netpollget", "wait_fd", "maybe_yield"]
+__all__ = ["PollDesc", "ClosedError", "Timeout", "READY", "netpollget", "pollopen", "wait_fd", "maybe_yield"]
 
 READY = "READY"             # Go's pdReady
 _MODE_R = 0
@@ -120,22 +144,27 @@ def netpollget(sched):
     return np
 
 
-class PollDesc:
-    __slots__ = ("fd", "lock", "np", "rg", "wg", "rd", "wd", "rseq", "wseq", "rt", "wt", "closing", "hup",
-                 "rdrained")
+_OWN = object()             # wait(): no deadline of its own, use the fd's rd/wd
 
-    def __init__(self, fd):
+
+class PollDesc:
+    __slots__ = ("fd", "owner", "refs", "lock", "np", "rg", "wg", "rd", "wd", "rt", "wt", "rx", "wx",
+                 "closing", "hup", "rdrained")
+
+    def __init__(self, fd, owner=None):
         self.fd = fd
+        self.owner = owner      # weakref to the owning socket; None: foreign (wait_fd)
+        self.refs = 0           # wait_fd calls using it (foreign only; _fdtab_lock)
         self.lock = new_lock()
         self.np = None
         self.rg = None
         self.wg = None
         self.rd = None
         self.wd = None
-        self.rseq = 0
-        self.wseq = 0
         self.rt = None
         self.wt = None
+        self.rx = False         # the G in rg brought its own deadline (wait_fd)
+        self.wx = False         # the G in wg brought its own deadline (wait_fd)
         self.hup = False        # an edge carried RDHUP/HUP/ERR: set once by netpoll, never cleared
         self.rdrained = False   # a recv saw the socket empty and no read edge was consumed since
         self.closing = False
@@ -164,16 +193,17 @@ class PollDesc:
     def wait_write(self):
         self.wait(_MODE_W)
 
-    def wait(self, mode):
+    def wait(self, mode, deadline=_OWN):
         """Park until the fd may be ready for ``mode``; raise on close/deadline.
 
         Goroutine: parks on the netpoller.  Plain thread: blocks in select.poll.
         Returns True when an I/O edge woke it, False after another wake
         (deadline timer, close): the caller's loop then rechecks and raises.
+        ``deadline`` (wait_fd): this wait's own deadline instead of the fd's.
         """
         gr = getcurrent()
         if type(gr) is not WorkerGreenlet:
-            self._thread_wait(mode)
+            self._thread_wait(mode, deadline)
             return True
         gp = gr.gp
         sched = gp.sched
@@ -186,6 +216,7 @@ class PollDesc:
                 if self.np is not np:
                     np.netpollopen(self)
                     self.np = np
+        own = deadline is not _OWN
         lock = self.lock
         lock.acquire()
         if self.closing:
@@ -195,6 +226,8 @@ class PollDesc:
             slot, d = self.rg, self.rd
         else:
             slot, d = self.wg, self.wd
+        if own:
+            d = deadline
         if d is not None and d <= _s.nanotime():
             lock.release()
             raise Timeout()
@@ -208,17 +241,21 @@ class PollDesc:
             return True
         if slot is not None:
             lock.release()
-            raise RuntimeError(f"gpm.net: two goroutines wait to {'read' if mode == _MODE_R else 'write'} "
-                               f"fd {self.fd} at once")
+            what = "read" if mode == _MODE_R else "write"
+            raise RuntimeError(f"gpm.net: fd {self.fd} already has a goroutine waiting to {what} "
+                               f"(goroutine {getattr(slot, 'goid', '?')}); one reader and one writer "
+                               f"may wait on an fd at a time")
         np.add_waiter(1)
         if mode == _MODE_R:
             self.rg = gp
+            self.rx = own
             if d is not None:
-                self.rt = self._arm(gp, _MODE_R, d, self.rseq)
+                self.rt = self._arm(gp, _MODE_R, d)
         else:
             self.wg = gp
+            self.wx = own
             if d is not None:
-                self.wt = self._arm(gp, _MODE_W, d, self.wseq)
+                self.wt = self._arm(gp, _MODE_W, d)
         gp.param = None
         _s.gopark(lock, WaitReason.IO_WAIT)
         np.add_waiter(-1)
@@ -226,21 +263,29 @@ class PollDesc:
         gp.param = None
         return woke is READY
 
-    def _arm(self, gp, mode, when, seq):
+    def _arm(self, gp, mode, when):
         """Arm a deadline timer on gp's home P.  Requires self.lock."""
-        t = RTimer(_deadline_fire, (self, mode, seq))
+        t = RTimer(_deadline_fire)
+        t.arg = (self, mode, t)           # the callback checks it is still the armed timer
         cur = getattr(getcurrent(), "pp", None)
         modtimer(t, when, 0.0, gp.pp, cur)
         return t
 
-    def _thread_wait(self, mode):
+    def _thread_wait(self, mode, deadline=_OWN):
         """A plain thread: block in select.poll, rechecking close and the deadline."""
         ev = select.POLLIN if mode == _MODE_R else select.POLLOUT
         p = _poll()
         p.register(self.fd, ev)
         while True:
-            self.prepare(mode)
-            d = self.rd if mode == _MODE_R else self.wd
+            if deadline is _OWN:
+                self.prepare(mode)
+                d = self.rd if mode == _MODE_R else self.wd
+            else:
+                if self.closing:
+                    raise ClosedError()
+                d = deadline
+                if d is not None and d <= _s.nanotime():
+                    raise Timeout()
             slice_ = THREAD_POLL_SLICE
             if d is not None:
                 slice_ = max(0.0, min(slice_, d - _s.nanotime()))
@@ -299,19 +344,21 @@ class PollDesc:
 
         A waiting G sees the new deadline: its timer is re-armed, or it is
         woken at once if the deadline is already past (it then raises Timeout).
+        A wait_fd waiter with its own deadline is left alone.  ClosedError
+        after close (Go's SetDeadline returns ErrClosed).
         """
         wake = []
         with self.lock:
+            if self.closing:
+                raise ClosedError()
             for m in ((_MODE_R, _MODE_W) if mode == 2 else (mode,)):
                 if m == _MODE_R:
-                    self.rseq += 1
                     self.rd = when
-                    g = self.rg
+                    g, own = self.rg, self.rx
                 else:
-                    self.wseq += 1
                     self.wd = when
-                    g = self.wg
-                if g is None or g is READY:
+                    g, own = self.wg, self.wx
+                if g is None or g is READY or own:
                     continue
                 if when is not None and when <= _s.nanotime():
                     wake.append(self._take(m))
@@ -321,7 +368,7 @@ class PollDesc:
                     deltimer(old)
                 t = None
                 if when is not None:
-                    t = self._arm(g, m, when, self.rseq if m == _MODE_R else self.wseq)
+                    t = self._arm(g, m, when)
                 if m == _MODE_R:
                     self.rt = t
                 else:
@@ -332,38 +379,51 @@ class PollDesc:
     def close(self):
         """pollUnblock + netpollclose: wake both sides with ClosedError.  Any thread.
 
-        The caller closes the fd afterwards.
+        The caller closes the fd afterwards.  Returns False if already closed.
+        """
+        with _fdtab_lock:
+            if _fdtab.get(self.fd) is self:
+                del _fdtab[self.fd]
+            gs = self._shut()
+        if gs is None:
+            return False
+        for g in gs:
+            _s.goready(g)
+        return True
+
+    def _shut(self):
+        """Mark closing, take both waiters, leave epoll.  Requires _fdtab_lock.
+
+        Returns the Gs to ready (after releasing _fdtab_lock), None if already closed.
         """
         with self.lock:
             if self.closing:
-                return False
+                return None
             self.closing = True
-            self.rseq += 1
-            self.wseq += 1
             gs = [g for g in (self._take(_MODE_R), self._take(_MODE_W)) if g is not None]
             np = self.np
             self.np = None
         if np is not None:
             np.netpollclose(self)
-        for g in gs:
-            _s.goready(g)
-        return True
+        return gs
 
 
 def _deadline_fire(arg, now):
     """Timer callback: a deadline passed; wake the waiter unless the timer is stale."""
-    pd, mode, seq = arg
+    pd, mode, t = arg
     with pd.lock:
-        if (pd.rseq if mode == _MODE_R else pd.wseq) != seq:
-            return
         if mode == _MODE_R:
-            t, pd.rt = pd.rt, None
+            if pd.rt is not t:
+                return                # deleted, replaced or the G already woken
+            pd.rt = None
             g = pd.rg
             if g is None or g is READY:
                 return
             pd.rg = None
         else:
-            t, pd.wt = pd.wt, None
+            if pd.wt is not t:
+                return
+            pd.wt = None
             g = pd.wg
             if g is None or g is READY:
                 return
@@ -371,18 +431,80 @@ def _deadline_fire(arg, now):
     _s.goready(g)
 
 
+# -- the fd table ------------------------------------------------------------
+
+_fdtab = {}                 # fd -> its one PollDesc (see module doc)
+_fdtab_lock = new_lock()    # guards _fdtab and every PollDesc.refs; held across a close
+
+
+def _stale(pd):
+    """An owned PollDesc whose socket is gone or closed (closed behind gpm's back:
+    the fd number may have been reused).  Requires _fdtab_lock."""
+    sock = pd.owner()
+    return sock is None or sock.fileno() != pd.fd
+
+
+def pollopen(sock):
+    """The PollDesc of a socket gpm owns and has just made or accepted.  Any thread.
+
+    It replaces any table entry of the same fd number: the kernel just handed
+    the number out, so that entry's fd was closed behind gpm's back (its
+    waiters get ClosedError).  Close the PollDesc before closing the socket.
+    """
+    fd = sock.fileno()
+    pd = PollDesc(fd, weakref.ref(sock))
+    gs = None
+    with _fdtab_lock:
+        old = _fdtab.get(fd)
+        _fdtab[fd] = pd
+        if old is not None:
+            gs = old._shut()
+    for g in gs or ():
+        _s.goready(g)
+    return pd
+
+
+def _fdacquire(fd):
+    """The table's PollDesc of ``fd`` for a wait_fd (shared, or a new foreign one)."""
+    gs = None
+    with _fdtab_lock:
+        pd = _fdtab.get(fd)
+        if pd is not None and pd.owner is not None and _stale(pd):
+            del _fdtab[fd]
+            gs = pd._shut()
+            pd = None
+        if pd is None:
+            pd = PollDesc(fd)
+            _fdtab[fd] = pd
+        pd.refs += 1
+    for g in gs or ():
+        _s.goready(g)
+    return pd
+
+
+def _fdrelease(pd):
+    """End a wait_fd's use of ``pd``; the last user of a foreign PollDesc closes it."""
+    with _fdtab_lock:
+        pd.refs -= 1
+        if pd.refs or pd.owner is not None:
+            return
+        if _fdtab.get(pd.fd) is pd:
+            del _fdtab[pd.fd]
+        gs = pd._shut()
+    if gs:
+        throw(f"gpm.net: foreign PollDesc of fd {pd.fd} closed with {len(gs)} waiter(s)")
+
+
 def wait_fd(fd, mode, deadline=None):
     """Park until a foreign non-blocking fd is ready (gpm.net.wait_read/wait_write).
 
-    The fd is registered for this wait and unregistered afterwards (the caller
-    owns the fd and may close it at any time after we return).
+    Uses the fd's one PollDesc (a Conn's own, or a foreign one shared by
+    concurrent wait_fd calls and unregistered by the last), so the caller may
+    close the fd at any time after we return.
     """
-    pd = PollDesc(fd)
-    if deadline is not None:
-        pd.rd = pd.wd = deadline
+    pd = _fdacquire(fd)
     try:
-        while not pd.wait(mode):      # woken by the deadline timer: the next wait raises
+        while not pd.wait(mode, deadline):    # woken by the deadline timer: the next wait raises
             pass
     finally:
-        pd.close()
-
+        _fdrelease(pd)

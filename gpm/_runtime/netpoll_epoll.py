@@ -74,17 +74,35 @@ class Netpoll:
     # -- registration -----------------------------------------------------
 
     def netpollopen(self, pd):
-        """Register ``pd.fd`` once (IN|OUT|RDHUP|ET).  Any thread."""
+        """Register ``pd.fd`` once (IN|OUT|RDHUP|ET).  Any thread.
+
+        Never drops another PollDesc's registration: the fd table keeps one
+        PollDesc per fd, so an entry of another one here is stale (its fd was
+        closed behind gpm's back and the kernel already dropped its epoll
+        registration); should the kernel still hold one, ``pd`` takes it over.
+        """
         with self.lock:
             if self.closed:
                 raise RuntimeError("gpm.net: the runtime's netpoller is closed")
+            pds = self.pds
+            old = pds.get(pd.fd)
+            if old is pd:
+                return
             # Publish before registering: netpoll reads pds without the lock,
             # and an edge reported before the entry exists would be lost (ET).
-            self.pds[pd.fd] = pd
+            pds[pd.fd] = pd
             try:
                 self.ep.register(pd.fd, EVENTS)
+            except FileExistsError:
+                if old is None:
+                    del pds[pd.fd]
+                    raise
+                self.ep.modify(pd.fd, EVENTS)
             except BaseException:
-                del self.pds[pd.fd]
+                if old is None:
+                    del pds[pd.fd]
+                else:
+                    pds[pd.fd] = old
                 raise
 
     def netpollclose(self, pd):

@@ -483,12 +483,14 @@ def test_data_and_fin_in_one_edge(rounds, fdcheck):
 # -- issue 8 regressions ------------------------------------------------------
 
 def _short_read_pair(ln):
-    """A connected (client, server) pair whose client has just made a short
-    read (so it believes its socket is drained)."""
+    """A connected (client, server) pair whose client has parked in a read
+    and then made a short read (so it believes its socket is drained)."""
     c = net.dial("tcp", hostport(ln.addr))
     s = ln.accept()
+    h = gpm.go(c.read, 100)
+    wait_io(h)                                     # c's fd is registered with the poller
     s.write(b"ab")
-    assert c.read(100) == b"ab"                    # short: the socket is empty now
+    assert h.join() == b"ab"                       # short: the socket is empty now
     return c, s
 
 
@@ -569,4 +571,112 @@ def test_read_size_is_validated_before_any_effect(fdcheck):
             assert c.read_exactly(2) == b"ok"
             for x in (c, s):
                 x.close()
+    gpm.run(main, procs=1)
+
+
+def _fill(sock):
+    """Fill ``sock``'s send buffer (non-blocking) so it is not writable."""
+    n = 0
+    try:
+        while True:
+            n += sock.send(b"x" * 65536)
+    except BlockingIOError:
+        return n
+
+
+def _drain(sock):
+    n = 0
+    try:
+        while b := sock.recv(1 << 20):
+            n += len(b)
+    except BlockingIOError:
+        pass
+    return n
+
+
+def test_wait_read_and_wait_write_on_one_fd_at_once(procs, fdcheck):
+    """Regression (issue 8.2): the second registration of one fd raised
+    FileExistsError and its cleanup dropped the first waiter's registration.
+    Both waits share the fd's one PollDesc (reader slot, writer slot)."""
+    def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        try:
+            sent = _fill(b)
+            d = time.monotonic() + 10             # a lost wake-up fails as Timeout, not a hang
+            hr = gpm.go(net.wait_read, b, d)
+            hw = gpm.go(net.wait_write, b, d)
+            wait_io(hr)
+            wait_io(hw)
+            a.send(b"r")
+            hr.join()
+            assert not hw.done()
+            got = 0
+            while got < sent:                     # make room: b becomes writable
+                got += _drain(a)
+                gpm.sleep(0.001)
+            hw.join()
+            assert b.recv(1) == b"r"
+            # Neither wait left the fd registered: a third wait works as a first.
+            a.send(b"s")
+            net.wait_read(b, time.monotonic() + 10)
+            assert b.recv(1) == b"s"
+        finally:
+            a.close()
+            b.close()
+    gpm.run(main, procs=procs)
+
+
+def test_wait_read_on_a_conns_own_fd(procs, fdcheck):
+    """Regression (issue 8.2): wait_read(conn.fileno()) raised FileExistsError
+    and unregistered the conn's fd, whose later reads then parked forever.  It
+    now waits on the conn's own PollDesc; the edge it consumes does not make
+    the conn believe it is drained."""
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c, s = _short_read_pair(ln)           # c registered and "drained"
+            c.set_read_deadline(time.monotonic() + 10)   # a lost wake-up fails, not hangs
+            h = gpm.go(net.wait_read, c.fileno(), time.monotonic() + 10)
+            wait_io(h)
+            s.write(b"cd")
+            h.join()
+            assert c.read() == b"cd"              # the edge went to wait_read: recv anyway
+            h = gpm.go(c.read)                    # the conn's registration survived
+            wait_io(h)
+            s.write(b"ef")
+            assert h.join() == b"ef"
+            for x in (c, s):
+                x.close()
+    gpm.run(main, procs=procs)
+
+
+def test_two_waiters_on_one_side_of_an_fd_is_an_error(fdcheck):
+    """Regression (issue 8.2): a second reader of one fd is a clear error, not
+    a silent overwrite, and the first waiter keeps its registration."""
+    def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c = net.dial("tcp", hostport(ln.addr))
+            s = ln.accept()
+            try:
+                h = gpm.go(net.wait_read, b, time.monotonic() + 10)
+                wait_io(h)
+                with pytest.raises(RuntimeError, match="already has a goroutine waiting to read"):
+                    net.wait_read(b.fileno())
+                a.send(b"z")
+                h.join()
+                # The same between a conn's read and a wait_read of its fd.
+                c.set_read_deadline(time.monotonic() + 10)
+                h = gpm.go(c.read)
+                wait_io(h)
+                with pytest.raises(RuntimeError, match="already has a goroutine waiting to read"):
+                    net.wait_read(c)
+                s.write(b"y")
+                assert h.join() == b"y"
+            finally:
+                for x in (a, b, c, s):
+                    x.close()
     gpm.run(main, procs=1)

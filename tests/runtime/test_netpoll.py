@@ -1,13 +1,15 @@
-"""The netpoller on its own: PollDesc slots and deadline seqs, epoll edges,
-netpollbreak against a blocked poller owner, fd hygiene."""
+"""The netpoller on its own: PollDesc slots and stale deadline timers, the fd
+table (one PollDesc per fd), epoll edges, netpollbreak against a blocked
+poller owner, fd hygiene."""
 
 import os
 import socket
 import threading
 
-from gpm._runtime.locks import Note
-from gpm._runtime.netpoll import PollDesc, READY, _deadline_fire, _MODE_R, _MODE_W
-from gpm._runtime.netpoll_epoll import Netpoll
+from tests.support import netpoll, Netpoll, Note
+
+PollDesc, READY, _MODE_R, _MODE_W = netpoll.PollDesc, netpoll.READY, netpoll._MODE_R, netpoll._MODE_W
+_deadline_fire = netpoll._deadline_fire
 
 
 class FakeSched:
@@ -49,17 +51,19 @@ def test_stale_deadline_firing_is_ignored():
     pd = PollDesc(99)
     g = object()
     pd.rg = g
-    old = pd.rseq
-    pd.rseq += 1                      # the deadline moved: timers armed before are stale
+    old = object()                    # a timer that is no longer the slot's armed one
+    pd.rt = object()
     _deadline_fire((pd, _MODE_R, old), 0.0)
     assert pd.rg is g                 # not woken
+    pd.rt = None                      # deleted (the G was woken meanwhile): also stale
+    _deadline_fire((pd, _MODE_R, old), 0.0)
+    assert pd.rg is g
 
 
-def test_close_marks_closing_and_bumps_seqs():
+def test_close_marks_closing_and_is_idempotent():
     pd = PollDesc(99)
-    r, w = pd.rseq, pd.wseq
     assert pd.close() is True
-    assert pd.closing and pd.rseq == r + 1 and pd.wseq == w + 1
+    assert pd.closing
     assert pd.close() is False
 
 
@@ -121,3 +125,90 @@ def test_deadline_set_without_waiter_only_records():
     assert pd.rd == 5.0 and pd.wd == 5.0 and pd.rt is None and pd.wt is None
     pd.set_deadline(_MODE_W, None)
     assert pd.wd is None and pd.rd == 5.0
+
+
+def test_fd_table_one_polldesc_per_fd():
+    """pollopen enters a socket's PollDesc; wait_fd's acquire shares it, or makes
+    a foreign one that the last release closes and removes."""
+    fdtab = netpoll._fdtab
+    a, b = socket.socketpair()
+    try:
+        pd = netpoll.pollopen(a)
+        assert fdtab[a.fileno()] is pd
+        assert netpoll._fdacquire(a.fileno()) is pd          # shared, not a second one
+        netpoll._fdrelease(pd)
+        assert fdtab[a.fileno()] is pd and not pd.closing    # an owned PollDesc stays
+        f1 = netpoll._fdacquire(b.fileno())
+        f2 = netpoll._fdacquire(b.fileno())
+        assert f1 is f2 and f1.refs == 2 and f1.owner is None
+        netpoll._fdrelease(f1)
+        assert fdtab[b.fileno()] is f1 and not f1.closing
+        netpoll._fdrelease(f2)
+        assert b.fileno() not in fdtab and f1.closing        # the last user closed it
+        pd.close()
+        assert a.fileno() not in fdtab
+    finally:
+        a.close()
+        b.close()
+
+
+def test_fd_table_replaces_a_stale_entry():
+    """A socket closed behind gpm's back leaves a stale PollDesc; the next user
+    of that fd number replaces it (and wakes nobody by mistake)."""
+    fdtab = netpoll._fdtab
+    a = socket.socket()
+    fd = a.fileno()
+    old = netpoll.pollopen(a)
+    a.close()                                  # no pd.close(): stale now
+    f = netpoll._fdacquire(fd)
+    try:
+        assert f is not old and old.closing and fdtab[fd] is f
+    finally:
+        netpoll._fdrelease(f)
+    assert fd not in fdtab
+    s = socket.socket()
+    try:
+        pd1 = netpoll.pollopen(s)
+        s2 = socket.socket()                   # pollopen of a new fd never disturbs another
+        try:
+            pd2 = netpoll.pollopen(s2)
+            assert fdtab[s.fileno()] is pd1 and fdtab[s2.fileno()] is pd2
+            pd2.close()
+        finally:
+            s2.close()
+        pd1.close()
+    finally:
+        s.close()
+
+
+def test_netpollopen_never_drops_another_registration():
+    sched = FakeSched()
+    np = Netpoll(sched)
+    a, b = socket.socketpair()
+    try:
+        pd = PollDesc(b.fileno())
+        np.netpollopen(pd)
+        np.netpollopen(pd)                     # idempotent
+        other = PollDesc(b.fileno())
+        np.netpollclose(other)                 # not the registered one: no effect
+        assert np.pds[b.fileno()] is pd
+        np.netpoll(0)                          # initial writable edge
+        a.send(b"x")
+        np.netpoll(0)
+        assert pd.rg is READY                  # still registered and dispatched
+    finally:
+        np.netpollclose(pd)
+        a.close()
+        b.close()
+        np.close()
+
+
+def test_set_deadline_after_close_raises():
+    pd = PollDesc(99)
+    pd.close()
+    try:
+        pd.set_deadline(2, 1.0)
+    except netpoll.ClosedError:
+        pass
+    else:
+        raise AssertionError("set_deadline after close succeeded")
