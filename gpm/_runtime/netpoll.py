@@ -46,8 +46,8 @@ short slices, rechecking ``closing`` and the deadlines (they block their OS
 thread, as channels do; API.md).
 
 PollDesc field guards:
-  fd owner                    set once (owner: a weakref to the owning socket,
-                              None for a foreign PollDesc)
+  fd owner foreign            set once (owner: a weakref to the owning socket
+                              for pollopen's, else None; foreign: made by wait_fd)
   lock                        guards rg wg rd wd rt wt rx wx closing
   refs                        guarded by ``_fdtab_lock``: wait_fd calls using a
                               foreign PollDesc (it leaves the table at 0)
@@ -148,13 +148,14 @@ _OWN = object()             # wait(): no deadline of its own, use the fd's rd/wd
 
 
 class PollDesc:
-    __slots__ = ("fd", "owner", "refs", "lock", "np", "rg", "wg", "rd", "wd", "rt", "wt", "rx", "wx",
+    __slots__ = ("fd", "owner", "foreign", "refs", "lock", "np", "rg", "wg", "rd", "wd", "rt", "wt", "rx", "wx",
                  "closing", "hup", "rdrained")
 
-    def __init__(self, fd, owner=None):
+    def __init__(self, fd, owner=None, foreign=False):
         self.fd = fd
-        self.owner = owner      # weakref to the owning socket; None: foreign (wait_fd)
-        self.refs = 0           # wait_fd calls using it (foreign only; _fdtab_lock)
+        self.owner = owner      # weakref to the owning socket (pollopen), else None
+        self.foreign = foreign  # made by wait_fd for an fd gpm does not own; lives while refs > 0
+        self.refs = 0           # wait_fd calls using it (_fdtab_lock)
         self.lock = new_lock()
         self.np = None
         self.rg = None
@@ -210,12 +211,7 @@ class PollDesc:
         np = self.np
         if np is None or np.sched is not sched:
             np = netpollget(sched)
-            with self.lock:
-                if self.closing:
-                    raise ClosedError()
-                if self.np is not np:
-                    np.netpollopen(self)
-                    self.np = np
+            self._register(np)
         own = deadline is not _OWN
         lock = self.lock
         lock.acquire()
@@ -262,6 +258,32 @@ class PollDesc:
         woke = gp.param
         gp.param = None
         return woke is READY
+
+    def _register(self, np):
+        """Register with ``np`` (once per runtime), as the fd table's PollDesc of the fd.
+
+        A PollDesc made directly (not by pollopen or wait_fd) enters the table
+        here; another live PollDesc of the fd is an error, never overwritten.
+        """
+        gs = None
+        with _fdtab_lock:
+            cur = _fdtab.get(self.fd)
+            if cur is not self:
+                if cur is not None and not cur.closing and not (cur.owner is not None and _stale(cur)):
+                    raise RuntimeError(f"gpm.net: fd {self.fd} already has a PollDesc; share it "
+                                       f"(netpoll.pollopen / wait_fd) instead of making a second one")
+                if not self.closing:
+                    _fdtab[self.fd] = self
+                if cur is not None:
+                    gs = cur._shut()
+            with self.lock:
+                if self.closing:
+                    raise ClosedError()
+                if self.np is not np:
+                    np.netpollopen(self)
+                    self.np = np
+        for g in gs or ():
+            _s.goready(g)
 
     def _arm(self, gp, mode, when):
         """Arm a deadline timer on gp's home P.  Requires self.lock."""
@@ -474,7 +496,7 @@ def _fdacquire(fd):
             gs = pd._shut()
             pd = None
         if pd is None:
-            pd = PollDesc(fd)
+            pd = PollDesc(fd, foreign=True)
             _fdtab[fd] = pd
         pd.refs += 1
     for g in gs or ():
@@ -486,7 +508,7 @@ def _fdrelease(pd):
     """End a wait_fd's use of ``pd``; the last user of a foreign PollDesc closes it."""
     with _fdtab_lock:
         pd.refs -= 1
-        if pd.refs or pd.owner is not None:
+        if pd.refs or not pd.foreign:
             return
         if _fdtab.get(pd.fd) is pd:
             del _fdtab[pd.fd]

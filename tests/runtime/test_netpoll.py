@@ -5,6 +5,7 @@ poller owner, fd hygiene."""
 import os
 import socket
 import threading
+import time
 
 from tests.support import netpoll, Netpoll, Note
 
@@ -140,7 +141,7 @@ def test_fd_table_one_polldesc_per_fd():
         assert fdtab[a.fileno()] is pd and not pd.closing    # an owned PollDesc stays
         f1 = netpoll._fdacquire(b.fileno())
         f2 = netpoll._fdacquire(b.fileno())
-        assert f1 is f2 and f1.refs == 2 and f1.owner is None
+        assert f1 is f2 and f1.refs == 2 and f1.foreign
         netpoll._fdrelease(f1)
         assert fdtab[b.fileno()] is f1 and not f1.closing
         netpoll._fdrelease(f2)
@@ -212,3 +213,33 @@ def test_set_deadline_after_close_raises():
         pass
     else:
         raise AssertionError("set_deadline after close succeeded")
+
+
+def test_a_directly_made_polldesc_is_shared_by_wait_fd():
+    """A PollDesc made directly (as gpm.monkey's FdWaiter does) enters the fd
+    table when it registers, so wait_fd on that fd shares it instead of
+    registering the fd a second time and later dropping its registration."""
+    import gpm
+    import gpm.net as net
+
+    def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        fd = b.fileno()
+        pd = PollDesc(fd)
+        try:
+            h = gpm.go(pd.wait, _MODE_R)
+            while h.status != 4:              # parked in IO wait (bounded by the test timeout)
+                gpm.sleep(0.001)
+            assert netpoll._fdtab[b.fileno()] is pd
+            net.wait_write(b, time.monotonic() + 10)   # shares pd's writer slot
+            assert netpoll._fdtab[b.fileno()] is pd and pd.np is not None
+            a.send(b"x")
+            assert h.join() is True           # the reader still gets its edge
+        finally:
+            pd.close()
+            a.close()
+            b.close()
+        assert fd not in netpoll._fdtab
+    gpm.run(main, procs=1)
