@@ -105,6 +105,7 @@ class WaitReason:
     COND_WAIT = "sync.Cond.Wait"
     JOIN = "goroutine join"
     SYSCALL = "syscall"
+    THREADING_LOCK = "threading.Lock.acquire"     # gpm.monkey's patched threading/queue objects
 
 
 class WorkerGreenlet(greenlet.greenlet):

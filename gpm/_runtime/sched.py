@@ -63,6 +63,8 @@ GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st sched
 STEAL_PASSES = 4                   # Go's stealWork tries 4 rounds over all Ps
 MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
 FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
+# Wait reasons of objects that plain threads may release without registering (checkdead).
+EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
 
 _INF = float("inf")
 _copy_context = contextvars.copy_context
@@ -96,6 +98,7 @@ class Sched:
         self.allglock = new_lock()
         self.procs = procs
         self.background = background          # started by gpm.go outside gpm.run: no main, no checkdead
+        self.owner_ident = threading.get_ident()  # the thread that started the runtime (blocked in gpm.run)
         self.debug = debug if debug is not None else parse_debug(os.environ.get("GPM_DEBUG"))
         self.allp = [P(self, i, None if seed is None else seed + i) for i in range(procs)]
         self.runq = collections.deque()       # global run queue (free Gs), guarded by lock
@@ -568,7 +571,34 @@ class Sched:
                 if th.is_alive():
                     return "foreign"
                 del self.foreign[ident]
+        if self._external_wait() and self._outside_thread_alive():
+            return "foreign"
         return "dead"
+
+    def _external_wait(self):
+        """A goroutine is parked on an object any plain thread may release unannounced.
+
+        gpm.monkey's patched locks give plain threads the original C fast path, so such a thread
+        never registers in ``foreign``; while a goroutine waits on one, any live outside thread
+        may still wake it.  Requires no lock held (takes allglock, a leaf).
+        """
+        with self.allglock:
+            for gp in self.allgs.values():
+                if gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS:
+                    return True
+        return False
+
+    def _outside_thread_alive(self):
+        """A live thread other than the runtime's own and the one blocked in gpm.run."""
+        mine = set(id(t) for t in self.ms)
+        if self.sysmon is not None and self.sysmon.thread is not None:
+            mine.add(id(self.sysmon.thread))
+        if self.syscall_pool is not None:
+            mine.update(id(t) for t in self.syscall_pool.threads())
+        for t in threading.enumerate():       # limbo threads too: starting, not yet "alive"
+            if id(t) not in mine and t.ident != self.owner_ident:
+                return True
+        return False
 
     # -- goroutine body ------------------------------------------------------
 

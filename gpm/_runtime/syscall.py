@@ -73,7 +73,7 @@ def pool_size():
 
 
 class _Req:
-    __slots__ = ("fn", "args", "kwargs", "gp", "result", "exc", "ctx")
+    __slots__ = ("fn", "args", "kwargs", "gp", "result", "exc", "ctx", "go")
 
     def __init__(self, fn, args, kwargs, gp):
         self.ctx = contextvars.copy_context()  # fn runs in a copy of the caller's context (asyncio.to_thread)
@@ -83,6 +83,7 @@ class _Req:
         self.gp = gp
         self.result = None
         self.exc = None
+        self.go = None            # held until the caller may be readied (a new thread's first call)
 
 
 class SyscallPool:
@@ -98,24 +99,38 @@ class SyscallPool:
         self.nextid = 0
 
     def submit_locked(self, req):
-        """Queue ``req`` and find a thread for it.  Requires self.lock (released by the caller)."""
-        self.queue.append(req)
-        if self.idle:
-            self.idle.pop().release()
-        elif self.nthreads < self.size:
-            self.nthreads += 1
-            self.nextid += 1
-            t = threading.Thread(target=self._worker, name=f"gpm-syscall-{self.nextid}", daemon=True)
-            self.all_threads.append(t)
-            # start() only waits for the thread to exist; its body waits for self.lock.
-            t.start()
+        """Hand ``req`` to a thread.  Requires self.lock (released by the caller).
 
-    def _worker(self):
+        Returns None when an idle thread was woken or ``req`` waits in the queue (the pool is at
+        its size), or a new, counted, unstarted thread whose first call is ``req``.  The caller
+        starts that thread after releasing self.lock, and releases ``req.go`` once it may be
+        readied: ``Thread.start`` waits on an Event, which gpm.monkey may have made one that parks
+        the calling goroutine, and no goroutine may park holding a runtime lock.
+        """
+        if self.idle:
+            self.queue.append(req)
+            self.idle.pop().release()
+            return None
+        if self.nthreads >= self.size:
+            self.queue.append(req)
+            return None
+        self.nthreads += 1
+        self.nextid += 1
+        req.go = new_lock()
+        req.go.acquire()
+        t = threading.Thread(target=self._worker, args=(req,), name=f"gpm-syscall-{self.nextid}",
+                             daemon=True)
+        self.all_threads.append(t)
+        return t
+
+    def _worker(self, first):
         sema = new_lock()
         sema.acquire()
         lock = self.lock
         counted = True                        # still counted in nthreads
         try:
+            first.go.acquire()                # the caller is (about to be) parked
+            self._run(first)
             while True:
                 lock.acquire()
                 if self.shut:
@@ -214,9 +229,13 @@ def syscall(fn, *args, **kwargs):
         with sched.lock:
             sched.nsyscall -= 1
         raise RuntimeError("gpm.syscall: the runtime is stopping")
-    pool.submit_locked(req)
+    t = pool.submit_locked(req)
+    if t is not None:
+        lock.release()
+        t.start()                             # no lock held (see submit_locked)
+        lock = req.go
     # gopark with status SYSCALL: the pool thread can take req only after we
-    # release pool.lock, which happens after the status is set (gopark's rule).
+    # release pool.lock (or req.go), which happens after the status is set (gopark's rule).
     gp.waitreason = WaitReason.SYSCALL
     gp.waitsince = _s.nanotime()
     if _s._checks:

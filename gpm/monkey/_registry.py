@@ -19,9 +19,12 @@ _originals = {}                   # (module name, attr) -> the original object
 _patched = set()                  # item names from PATCH_NAMES that are fully patched
 
 
-def patch_attr(module, attr, new):
-    """Replace ``module.attr`` by ``new``, remembering the first original.  Any thread."""
-    name = module.__name__
+def patch_attr(module, attr, new, name=None):
+    """Replace ``module.attr`` by ``new``, remembering the first original.  Any thread.
+
+    ``module`` may also be a class, recorded under ``name`` (e.g. "threading.Thread").
+    """
+    name = name or module.__name__
     with _mu:
         if (name, attr) not in _originals:
             _originals[(name, attr)] = getattr(module, attr)

@@ -1,0 +1,324 @@
+"""threading, patched: locks and conditions that park a goroutine and block a plain thread.
+
+Names: Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier (and ``patch()``, which
+installs them in the threading module, plus a ``Thread.join`` that parks inside a goroutine).
+
+The one primitive is ``Lock``; everything else is CPython's own pure-Python code run on it.
+
+Lock (invariants; the lock ``_l`` *is* the state: the Lock is locked iff ``_l`` is held)
+  * a plain thread uses ``_l`` directly: ``acquire`` is ``_l.acquire(blocking, timeout)``, so it
+    blocks, times out, validates its arguments and is interrupted exactly as the original;
+  * a goroutine never blocks in ``_l``: it tries ``_l.acquire(False)`` and, on contention, queues
+    its Sudog in ``_waiters`` (guarded by ``_mu``, a leaf lock) and parks;
+  * ``release`` releases ``_l`` and then, if ``_waiters`` is not empty, dequeues one Sudog under
+    ``_mu`` and wakes it after releasing ``_mu``.  The woken goroutine tries again (it may lose to a
+    newcomer, as with the original lock, which is not fair either) and re-queues if it loses.
+  No lost wakeup (Dekker's pattern, with the lock operations as the full barriers): a waiter
+  appends its Sudog *before* its last ``_l.acquire(False)``; a releaser releases ``_l`` *before* it
+  reads ``_waiters`` (an unlocked read of the deque's length).  Either the waiter's try sees the
+  lock free, or the releaser's read sees the waiter.  CPython's lock acquire/release are atomic
+  read-modify-writes with full ordering on every build (free-threaded ones too), and every waker
+  that finds a Sudog dequeues it under ``_mu``, so each Sudog is woken at most once (or removed by
+  its own timeout through ``Sudog.block``'s cancel protocol, never both).
+
+Ownership: a Lock has no owner (any thread or goroutine may release it, as the original).  An
+RLock is owned by the goroutine that took it inside a goroutine (its G object), by the thread
+(``get_ident()``) on a plain thread; only the owner writes ``_owner``/``_count``, while holding
+the underlying Lock; a non-owner may read ``_owner`` racily, and can never read its own identity
+there (only it writes that value, and it clears it before releasing).
+
+Condition, Semaphore, BoundedSemaphore, Event and Barrier are the interpreter's own classes
+(``threading.Condition`` etc., so every version keeps its exact semantics and messages), rebuilt
+as subclasses whose functions resolve ``Lock``, ``RLock``, ``_allocate_lock`` (Condition.wait's
+per-waiter lock) and ``Condition`` to the ones here.  A goroutine in ``Condition.wait`` parks on
+its waiter Lock; ``notify`` from anywhere releases it.
+
+The runtime never uses these: gpm._runtime allocates its locks from ``_thread.allocate_lock``,
+captured at import (locks.py), and starts its threads without holding a lock (syscall.py).
+"""
+
+import _thread
+import threading as _th
+import types
+from collections import deque
+
+from greenlet import getcurrent as _getcurrent
+
+from .._runtime.g import WaitReason, WorkerGreenlet as _Worker
+from .._runtime.sched import nanotime as _nanotime
+from .._runtime.sudog import Sudog
+from . import _registry
+
+__all__ = ["Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier", "patch"]
+
+_allocate = _thread.allocate_lock          # the original, captured before any patching
+_get_ident = _thread.get_ident
+
+
+class Lock:
+    """threading.Lock that parks a goroutine on contention and blocks a plain thread (module doc)."""
+
+    __slots__ = ("_l", "_mu", "_waiters", "__weakref__")
+
+    def __init__(self):
+        self._l = _allocate()          # held iff this Lock is locked (atomic; no guard)
+        self._mu = _allocate()         # guards _waiters (a leaf lock)
+        self._waiters = deque()        # Sudogs of parked goroutines, oldest first (guarded by _mu;
+        #                                release reads its length unlocked, see the module doc)
+
+    def acquire(self, blocking=True, timeout=-1):
+        if type(_getcurrent()) is not _Worker:
+            return self._l.acquire(blocking, timeout)
+        return self._acquire_g(blocking, timeout)
+
+    def _acquire_g(self, blocking, timeout):
+        """acquire for the running goroutine (never blocks its M)."""
+        if timeout != -1:
+            _allocate().acquire(blocking, timeout)    # the original's argument checks and messages
+        lk = self._l
+        if lk.acquire(False):
+            return True
+        if not blocking:
+            return False
+        deadline = None if timeout < 0 else _nanotime() + timeout
+        mu = self._mu
+        waiters = self._waiters
+        while True:
+            sg = Sudog(_getcurrent().gp, None)
+            mu.acquire()
+            waiters.append(sg)
+            if lk.acquire(False):
+                waiters.pop()          # our own Sudog: appended under this same hold of _mu
+                mu.release()
+                return True
+            if deadline is None:
+                sg.block(mu, WaitReason.THREADING_LOCK)
+            else:
+                remaining = deadline - _nanotime()
+                if remaining <= 0:
+                    waiters.pop()
+                    mu.release()
+                    return False
+                if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
+                    return lk.acquire(False)     # timed out (a last try is harmless)
+            if lk.acquire(False):
+                return True
+
+    def _cancel(self, sg):
+        """Sudog.block's timeout: remove ``sg`` if no releaser dequeued it yet."""
+        mu = self._mu
+        mu.acquire()
+        try:
+            self._waiters.remove(sg)
+            return True
+        except ValueError:
+            return False
+        finally:
+            mu.release()
+
+    def release(self):
+        self._l.release()              # RuntimeError("release unlocked lock") as the original
+        if self._waiters:
+            self._wake_one()
+
+    def _wake_one(self):
+        mu = self._mu
+        mu.acquire()
+        waiters = self._waiters
+        sg = waiters.popleft() if waiters else None
+        mu.release()
+        if sg is not None:
+            sg.wake()
+
+    __enter__ = acquire
+
+    def __exit__(self, t, v, tb):
+        self._l.release()
+        if self._waiters:
+            self._wake_one()
+
+    def locked(self):
+        return self._l.locked()
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def _at_fork_reinit(self):
+        self._l._at_fork_reinit()
+        self._mu._at_fork_reinit()
+        self._waiters.clear()
+
+    def __repr__(self):
+        state = "locked" if self._l.locked() else "unlocked"
+        return f"<{state} {type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}>"
+
+
+def _owner_repr(owner):
+    if owner is None:
+        return 0
+    if isinstance(owner, int):
+        return owner
+    return f"goroutine-{owner.goid}"
+
+
+class RLock:
+    """threading.RLock owned by a goroutine inside goroutines, by a thread on plain threads."""
+
+    __slots__ = ("_block", "_owner", "_count", "__weakref__")
+
+    def __init__(self):
+        self._block = Lock()           # held while owned
+        self._owner = None             # G or thread ident (written by the owner only, under _block)
+        self._count = 0                # recursion depth (written by the owner only)
+
+    def acquire(self, blocking=True, timeout=-1):
+        gr = _getcurrent()
+        if type(gr) is _Worker:
+            me = gr.gp
+            if self._owner is me:
+                if timeout != -1:
+                    _allocate().acquire(blocking, timeout)
+                self._count += 1
+                return True
+            rc = self._block._acquire_g(blocking, timeout)
+        else:
+            me = _get_ident()
+            if self._owner == me:
+                if timeout != -1:
+                    _allocate().acquire(blocking, timeout)
+                self._count += 1
+                return True
+            rc = self._block._l.acquire(blocking, timeout)
+        if rc:
+            self._owner = me
+            self._count = 1
+        return rc
+
+    __enter__ = acquire
+
+    def _me(self):
+        gr = _getcurrent()
+        return gr.gp if type(gr) is _Worker else _get_ident()
+
+    def release(self):
+        gr = _getcurrent()
+        me = gr.gp if type(gr) is _Worker else _get_ident()
+        owner = self._owner
+        if owner is not me and owner != me:
+            raise RuntimeError("cannot release un-acquired lock")
+        c = self._count - 1
+        self._count = c
+        if not c:
+            self._owner = None
+            self._block.release()
+
+    def __exit__(self, t, v, tb):
+        self.release()
+
+    def _is_owned(self):
+        owner = self._owner
+        me = self._me()
+        return owner is me or owner == me
+
+    def _release_save(self):
+        if self._count == 0:
+            raise RuntimeError("cannot release un-acquired lock")
+        state = (self._count, self._owner)
+        self._count = 0
+        self._owner = None
+        self._block.release()
+        return state
+
+    def _acquire_restore(self, state):
+        self._block.acquire()
+        self._count, self._owner = state
+
+    def _recursion_count(self):
+        return self._count if self._is_owned() else 0
+
+    def locked(self):
+        return self._block.locked()
+
+    def _at_fork_reinit(self):
+        self._block._at_fork_reinit()
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self):
+        owner = self._owner
+        state = "locked" if self._block.locked() else "unlocked"
+        return (f"<{state} {type(self).__module__}.{type(self).__qualname__} object "
+                f"owner={_owner_repr(owner)} count={self._count} at {id(self):#x}>")
+
+
+# -- Condition, Semaphore, BoundedSemaphore, Event, Barrier: the interpreter's code on our Lock ----
+
+def _rebind(cls, ns, name):
+    """A subclass of ``cls`` whose functions (along its MRO) resolve globals in ``ns``."""
+    d = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        for k, v in vars(klass).items():
+            if isinstance(v, types.FunctionType):
+                f = types.FunctionType(v.__code__, ns, v.__name__, v.__defaults__, v.__closure__)
+                f.__kwdefaults__ = v.__kwdefaults__
+                f.__qualname__ = v.__qualname__
+                f.__doc__ = v.__doc__
+                f.__dict__.update(v.__dict__)
+                d[k] = f
+    d["__module__"] = "threading"
+    d["__qualname__"] = name
+    d["__doc__"] = cls.__doc__
+    return type(name, (cls,), d)
+
+
+_ns = dict(vars(_th))
+_ns.update(Lock=Lock, _allocate_lock=Lock, RLock=RLock, _CRLock=RLock)
+Condition = _rebind(_th.Condition, _ns, "Condition")
+_ns["Condition"] = Condition
+Semaphore = _rebind(_th.Semaphore, _ns, "Semaphore")
+_ns["Semaphore"] = Semaphore
+BoundedSemaphore = _rebind(_th.BoundedSemaphore, _ns, "BoundedSemaphore")
+_ns["BoundedSemaphore"] = BoundedSemaphore
+Event = _rebind(_th.Event, _ns, "Event")
+_ns["Event"] = Event
+Barrier = _rebind(_th.Barrier, _ns, "Barrier")
+_ns["Barrier"] = Barrier
+
+# -- Thread.join inside a goroutine ------------------------------------------------------------
+
+_JOIN_POLL_MIN = 0.0005            # first poll interval of a goroutine joining a thread
+_JOIN_POLL_MAX = 0.02              # cap: a finished thread is noticed within 20 ms
+
+
+def _make_join(orig_join):
+    def join(self, timeout=None):
+        """Thread.join; inside a goroutine it parks (polling on timers) instead of blocking the M."""
+        if type(_getcurrent()) is not _Worker:
+            return orig_join(self, timeout)
+        orig_join(self, 0)             # the original's checks (not started, current thread)
+        if not self.is_alive():
+            return
+        from .._runtime.api import sleep
+        deadline = None if timeout is None else _nanotime() + max(timeout, 0.0)
+        delay = _JOIN_POLL_MIN
+        while self.is_alive():
+            if deadline is not None:
+                left = deadline - _nanotime()
+                if left <= 0:
+                    return
+                delay = min(delay, left)
+            sleep(delay)
+            delay = min(delay * 2, _JOIN_POLL_MAX)
+        orig_join(self, 0)
+    join.__qualname__ = "Thread.join"
+    join.__doc__ = orig_join.__doc__
+    return join
+
+
+def patch():
+    for name, obj in (("Lock", Lock), ("RLock", RLock), ("Condition", Condition),
+                      ("Semaphore", Semaphore), ("BoundedSemaphore", BoundedSemaphore),
+                      ("Event", Event), ("Barrier", Barrier)):
+        _registry.patch_attr(_th, name, obj)
+    _registry.patch_attr(_th.Thread, "join", _make_join(_th.Thread.join), "threading.Thread")
