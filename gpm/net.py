@@ -14,9 +14,14 @@ parking.  Name resolution in ``dial``/``listen`` goes through
 ``gpm.syscall`` (literal IP addresses skip it).
 
 Concurrency: one goroutine may read while another writes; two goroutines
-waiting to read (or to write) the same conn at once is an error
-(RuntimeError), as in trio.  Conn state other than the poll descriptor is
-written only by ``close`` (guarded by ``_lock``).
+waiting to read (or to write) the same fd at once is an error
+(RuntimeError), as in trio, also between a Conn and a ``wait_read`` of its
+fd (both use the fd's one PollDesc).  Conn state other than the poll
+descriptor is written only by ``close`` (guarded by ``_lock``).
+
+Errors: ``read(0)`` is a ValueError (``b""`` means EOF); an error raised by
+``write`` carries ``written``, the bytes sent before it (Go's n); after
+close, ``fileno()`` and the deadline setters raise ClosedError.
 
 Example::
 
@@ -34,6 +39,7 @@ import os
 import socket
 import stat
 
+from ._runtime.duration import check_opt_deadline, check_timeout
 from ._runtime.locks import new_lock
 from ._runtime.netpoll import pollopen, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W, READY
 from ._runtime.sched import nanotime
@@ -136,6 +142,9 @@ class Conn:
         self._pd = pollopen(sock) if _pd is None else _pd
 
     def fileno(self):
+        """The socket's fd; ClosedError after close (the number may be reused)."""
+        if self._closed:
+            raise ClosedError()
         return self._fd
 
     def read(self, n=_READ_MAX):
@@ -181,9 +190,8 @@ class Conn:
             return b
 
     def read_exactly(self, n):
-        """Read exactly ``n`` bytes; EOFError if the peer closes first."""
-        if n < 0:
-            raise ValueError("gpm.net: read size must be >= 0")
+        """Read exactly ``n`` bytes (``n`` >= 0); EOFError if the peer closes first."""
+        n = _read_size(n, least=0, cap=False)
         chunks = []
         got = 0
         while got < n:
@@ -195,7 +203,13 @@ class Conn:
         return b"".join(chunks)
 
     def write(self, data):
-        """Write all of ``data`` (parking while the socket buffer is full); returns len(data)."""
+        """Write all of ``data`` (parking while the socket buffer is full); returns len(data).
+
+        An error after part of ``data`` went out (``Timeout`` past the write
+        deadline, ``ClosedError``, ``ConnectionResetError``, ...) carries the
+        number of bytes sent as its ``written`` attribute (Go's Write returns
+        n with the error).
+        """
         pd = self._pd
         send = self._sock.send
         view = memoryview(data).cast("B")
@@ -219,6 +233,9 @@ class Conn:
                     if not parked:
                         maybe_yield()
                     return total
+        except OSError as e:
+            e.written = off
+            raise
         finally:
             view.release()
 
@@ -238,14 +255,17 @@ class Conn:
         _close_once(self)
 
     def set_deadline(self, t):
-        """Read and write deadline (time.monotonic() clock, or None)."""
-        self._pd.set_deadline(2, _deadline(t))
+        """Read and write deadline (time.monotonic() clock, or None).
+
+        Raises TypeError/ValueError for a bad ``t`` (NaN, bool, str), ClosedError after close.
+        """
+        self._pd.set_deadline(2, check_opt_deadline(t, "gpm.net.Conn.set_deadline: t"))
 
     def set_read_deadline(self, t):
-        self._pd.set_deadline(_MODE_R, _deadline(t))
+        self._pd.set_deadline(_MODE_R, check_opt_deadline(t, "gpm.net.Conn.set_read_deadline: t"))
 
     def set_write_deadline(self, t):
-        self._pd.set_deadline(_MODE_W, _deadline(t))
+        self._pd.set_deadline(_MODE_W, check_opt_deadline(t, "gpm.net.Conn.set_write_deadline: t"))
 
     def __enter__(self):
         return self
@@ -258,24 +278,16 @@ class Conn:
         return f"<gpm.net.Conn {state} {self.local_addr!r} -> {self.remote_addr!r}>"
 
 
-def _read_size(n):
-    """Validate a read size: an int >= 1, capped at _RECV_MAX."""
+def _read_size(n, least=1, cap=True):
+    """Validate a read size: an int >= ``least``, capped at _RECV_MAX if ``cap``."""
     if type(n) is not int:
         if isinstance(n, bool) or not hasattr(n, "__index__"):
             raise TypeError(f"gpm.net: read size n must be an int, got {type(n).__name__}")
         n = n.__index__()
-    if n < 1:
-        raise ValueError(f"gpm.net: read size n must be >= 1, got {n} (a 0-byte read would look like EOF)")
-    return n if n <= _RECV_MAX else _RECV_MAX
-
-
-def _deadline(t):
-    if t is None:
-        return None
-    t = float(t)
-    if t != t:
-        raise ValueError("gpm.net: deadline is NaN")
-    return t
+    if n < least:
+        raise ValueError(f"gpm.net: read size n must be >= {least}, got {n}"
+                         + (" (a 0-byte read would look like EOF)" if least else ""))
+    return _RECV_MAX if cap and n > _RECV_MAX else n
 
 
 class Listener:
@@ -294,6 +306,9 @@ class Listener:
         self._pd = pollopen(sock)
 
     def fileno(self):
+        """The socket's fd; ClosedError after close (the number may be reused)."""
+        if self._closed:
+            raise ClosedError()
         return self._sock.fileno()
 
     def accept(self):
@@ -381,9 +396,11 @@ def listen(network, address, backlog=4096):
 def dial(network, address, timeout=None):
     """Connect to ``address``; parks on the poller while connecting.
 
-    ``timeout`` (seconds) bounds resolution and connect together; Timeout on expiry.
+    ``timeout`` (seconds, None: no limit) bounds resolution and connect
+    together; Timeout on expiry.  NaN, bool or str raise as for deadlines.
     """
-    deadline = None if timeout is None else nanotime() + float(timeout)
+    timeout = check_timeout(timeout, "gpm.net.dial: timeout")
+    deadline = None if timeout is None else nanotime() + timeout
     if network == "unix":
         targets = [(socket.AF_UNIX, address)]
     else:
@@ -435,12 +452,12 @@ def _connected(s):
 
 def wait_read(fd, deadline=None):
     """Park until the non-blocking ``fd`` is readable (or ``deadline`` passes: Timeout)."""
-    wait_fd(_fileno(fd), _MODE_R, _deadline(deadline))
+    wait_fd(_fileno(fd), _MODE_R, check_opt_deadline(deadline, "gpm.net.wait_read: deadline"))
 
 
 def wait_write(fd, deadline=None):
     """Park until the non-blocking ``fd`` is writable (or ``deadline`` passes: Timeout)."""
-    wait_fd(_fileno(fd), _MODE_W, _deadline(deadline))
+    wait_fd(_fileno(fd), _MODE_W, check_opt_deadline(deadline, "gpm.net.wait_write: deadline"))
 
 
 def _fileno(fd):

@@ -680,3 +680,73 @@ def test_two_waiters_on_one_side_of_an_fd_is_an_error(fdcheck):
                 for x in (a, b, c, s):
                     x.close()
     gpm.run(main, procs=1)
+
+
+def test_write_timeout_reports_bytes_written(fdcheck):
+    """Regression (issue 8.11): a write that times out said nothing of what it
+    sent; the exception now carries ``written`` (Go's n), and the peer gets
+    exactly that many bytes."""
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            c = net.dial("tcp", hostport(ln.addr))
+            s = ln.accept()
+            data = bytes(range(256)) * (32 << 12)          # 32 MiB: more than both buffers hold
+            c.set_write_deadline(time.monotonic() + 0.2)
+            with pytest.raises(net.Timeout) as ei:
+                c.write(data)
+            n = ei.value.written
+            assert 0 < n < len(data)
+            assert s.read_exactly(n) == data[:n]
+            s.set_read_deadline(time.monotonic() + 0.05)
+            with pytest.raises(net.Timeout):
+                s.read()                                  # nothing beyond what was reported
+            c.close()
+            with pytest.raises(net.ClosedError) as ei:
+                c.write(b"x")
+            assert ei.value.written == 0
+            s.close()
+    gpm.run(main, procs=2)
+
+
+def test_closed_conn_and_listener_refuse_fileno_and_deadlines(fdcheck):
+    """Regression (issue 8.11): fileno() after close returned the stale fd (a
+    number the OS may reuse) and set_deadline after close succeeded."""
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        c = net.dial("tcp", hostport(ln.addr))
+        s = ln.accept()
+        assert c.fileno() >= 0 and ln.fileno() >= 0
+        for x in (c, s, ln):
+            x.close()
+        for fn in (c.fileno, ln.fileno, lambda: c.set_deadline(None),
+                   lambda: c.set_read_deadline(time.monotonic() + 1),
+                   lambda: c.set_write_deadline(None)):
+            with pytest.raises(net.ClosedError):
+                fn()
+    gpm.run(main, procs=1)
+
+
+def test_durations_are_validated_alike(fdcheck):
+    """Regression (issue 8.11): dial(timeout=nan) meant no timeout while
+    set_deadline(nan) raised.  One validator: NaN ValueError, bool/str
+    TypeError, naming the parameter, before any side effect."""
+    def main():
+        with net.listen("tcp", "127.0.0.1:0") as ln:
+            addr = hostport(ln.addr)
+            for bad, exc in ((float("nan"), ValueError), ("1", TypeError), (True, TypeError)):
+                with pytest.raises(exc, match="dial: timeout"):
+                    net.dial("tcp", addr, timeout=bad)
+            c = net.dial("tcp", addr, timeout=float("inf"))
+            s = ln.accept()
+            for bad, exc in ((float("nan"), ValueError), ("1", TypeError), (False, TypeError)):
+                with pytest.raises(exc, match="set_deadline: t"):
+                    c.set_deadline(bad)
+                with pytest.raises(exc, match="set_read_deadline: t"):
+                    c.set_read_deadline(bad)
+                with pytest.raises(exc, match="wait_read: deadline"):
+                    net.wait_read(c, bad)
+            s.write(b"still usable")
+            assert c.read_exactly(12) == b"still usable"
+            for x in (c, s):
+                x.close()
+    gpm.run(main, procs=1)
