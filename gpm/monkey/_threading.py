@@ -1,7 +1,8 @@
 """threading, patched: locks and conditions that park a goroutine and block a plain thread.
 
 Names: Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier (and ``patch()``, which
-installs them in the threading module, plus a ``Thread.join`` that parks inside a goroutine).
+installs them in the threading module, with ``threading.local = gpm.local`` (per goroutine inside
+goroutines, per thread elsewhere) and a ``Thread.join`` that parks inside a goroutine).
 
 The one primitive is ``Lock``; everything else is CPython's own pure-Python code run on it.
 
@@ -45,6 +46,7 @@ from collections import deque
 from greenlet import getcurrent as _getcurrent
 
 from .._runtime.g import WaitReason, WorkerGreenlet as _Worker
+from .._runtime.glocal import local as _glocal
 from .._runtime.sched import nanotime as _nanotime
 from .._runtime.sudog import Sudog
 from . import _registry
@@ -254,7 +256,7 @@ class RLock:
 
 # -- Condition, Semaphore, BoundedSemaphore, Event, Barrier: the interpreter's code on our Lock ----
 
-def _rebind(cls, ns, name):
+def _rebind(cls, ns, name, module="threading"):
     """A subclass of ``cls`` whose functions (along its MRO) resolve globals in ``ns``."""
     d = {}
     for klass in reversed(cls.__mro__[:-1]):
@@ -266,7 +268,7 @@ def _rebind(cls, ns, name):
                 f.__doc__ = v.__doc__
                 f.__dict__.update(v.__dict__)
                 d[k] = f
-    d["__module__"] = "threading"
+    d["__module__"] = module
     d["__qualname__"] = name
     d["__doc__"] = cls.__doc__
     return type(name, (cls,), d)
@@ -321,4 +323,5 @@ def patch():
                       ("Semaphore", Semaphore), ("BoundedSemaphore", BoundedSemaphore),
                       ("Event", Event), ("Barrier", Barrier)):
         _registry.patch_attr(_th, name, obj)
+    _registry.patch_attr(_th, "local", _glocal)
     _registry.patch_attr(_th.Thread, "join", _make_join(_th.Thread.join), "threading.Thread")

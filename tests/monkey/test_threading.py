@@ -324,3 +324,27 @@ with q:
     print(q.wait(0.01))
 """, timeout=30)
     assert out.splitlines() == ["8000 True True", "False"]
+
+
+def test_threading_local_is_per_goroutine():
+    # Issue 9: five "request handlers" on one M all read the last value of a threading.local.
+    out = run_script(PRELUDE + """
+data = threading.local()
+def main():
+    step = gpm.Chan()
+    def handler(i):
+        data.name = f"req{i}"
+        step.recv()
+        return data.name
+    gs = [gpm.go(handler, i) for i in range(5)]
+    for _ in gs:
+        step.send(None)
+    print([g.join() for g in gs], threading.local is gpm.local)
+gpm.run(main, procs=1)
+data.name = "main thread"
+th = threading.Thread(target=lambda: print("thread sees", getattr(data, "name", None)))
+th.start(); th.join()
+print(data.name)
+""")
+    assert out.splitlines() == ["['req0', 'req1', 'req2', 'req3', 'req4'] True",
+                                "thread sees None", "main thread"]
