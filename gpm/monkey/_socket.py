@@ -14,8 +14,8 @@ method first tries the C call; on BlockingIOError
 
 A timeout raises ``TimeoutError("timed out")`` as the original.  Closing the socket wakes the
 goroutines parked on it with ``OSError(EBADF)`` (the fd is unregistered from the netpoller
-before it is closed).  ``detach`` restores the fd's blocking flag when ``_gto`` is None, so a
-detached fd is what the original would hand out.
+before it is closed).  A detached fd stays O_NONBLOCK (see ``detach``): the one visible
+difference from the original, for code that hands a blocking socket's fd to other code.
 
 Module functions that build sockets through the module global ``socket`` (``socketpair``,
 ``fromfd``, ``create_connection``, ``create_server``, ``socket.accept``, ``dup``) return
@@ -407,9 +407,10 @@ class socket(original_socket):
         _ss.close(self)
 
     def detach(self):
+        # The fd stays O_NONBLOCK (as a detached timeout socket's does): ssl's _create wraps
+        # the fd in its new socket *before* detaching the old one, so restoring the blocking
+        # flag here would make the new socket's fd blocking under its feet.
         self._drop_waiter()
-        if self._gto is None and _c_fileno(self) != -1:
-            _c_setblocking(self, True)
         return _orig_detach(self)
 
 

@@ -24,7 +24,6 @@ sys.path.insert(0, {root!r})
 def run_patched(body, *, patch="gpm.monkey.patch_all()", timeout=40, env=None, args=()):
     code = PRELUDE.format(patch=patch, root=ROOT) + textwrap.dedent(body)
     full_env = dict(os.environ)
-    full_env.pop("GPM_DEBUG", None)
     if env:
         full_env.update(env)
     try:
