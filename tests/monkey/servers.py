@@ -95,3 +95,90 @@ def tls_pair():
     client = ssl.create_default_context()
     ca.configure_trust(client)
     return server, client, ca
+
+
+class GaugeSMTPServer:
+    """A minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) on plain threads.
+
+    With ``hold=N`` the reply to the end of DATA waits until N messages have been in their
+    DATA phase at once (``patience`` seconds at most, then it replies 451).  ``messages``
+    collects (from, [to], body) of the accepted ones.
+    """
+
+    def __init__(self, hold=0, patience=10.0):
+        import socketserver
+        self.hold = hold
+        self.patience = patience
+        self.cond = threading.Condition()
+        self.indata = 0             # guarded by cond
+        self.max_indata = 0         # guarded by cond
+        self.messages = []          # guarded by cond
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                w = self.wfile.write
+                w(b"220 gpm-test ESMTP\r\n")
+                mail, rcpt = None, []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.strip().decode("ascii", "replace")
+                    verb = cmd[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        w(b"250-gpm-test\r\n250 8BITMIME\r\n" if verb == "EHLO" else b"250 gpm-test\r\n")
+                    elif verb == "MAIL":
+                        mail, rcpt = cmd.split(":", 1)[1].strip(), []
+                        w(b"250 OK\r\n")
+                    elif verb == "RCPT":
+                        rcpt.append(cmd.split(":", 1)[1].strip())
+                        w(b"250 OK\r\n")
+                    elif verb == "DATA":
+                        w(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                        body = []
+                        while True:
+                            ln = self.rfile.readline()
+                            if not ln or ln == b".\r\n":
+                                break
+                            body.append(ln)
+                        w(outer._accept(mail, rcpt, b"".join(body)))
+                    elif verb in ("RSET", "NOOP"):
+                        w(b"250 OK\r\n")
+                    elif verb == "QUIT":
+                        w(b"221 Bye\r\n")
+                        return
+                    else:
+                        w(b"502 not implemented\r\n")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def _accept(self, mail, rcpt, body):
+        with self.cond:
+            self.indata += 1
+            self.max_indata = max(self.max_indata, self.indata)
+            self.cond.notify_all()
+            ok = not self.hold or self.cond.wait_for(lambda: self.max_indata >= self.hold, self.patience)
+            self.indata -= 1
+            if ok:
+                self.messages.append((mail, rcpt, body))
+        return b"250 OK queued\r\n" if ok else b"451 late\r\n"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
