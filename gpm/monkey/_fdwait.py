@@ -15,13 +15,14 @@ its syscall before parking: the previous holder may have left data behind, and a
 edge-triggered poller reports no new edge for it.
 
 Field guards (FdWaiter): ``pd`` and ``mu`` are set once in ``__init__``; the PollDesc guards
-itself (its own lock); ``pd.rd``/``pd.wd`` are written only by the holder of that direction's
-Mutex (through ``set_deadline``), so the unlocked compare in ``_park`` reads our own write.
+itself (its own lock).  Each wait brings its own deadline (``PollDesc.wait(mode, deadline)``),
+so the fd's deadline fields are never touched.
 
 Lock order: Mutex (a gpm.sync leaf, held across a park, never a runtime lock) > PollDesc.lock.
 """
 
 import errno
+import weakref
 import select as _select_mod
 import time as _time_mod
 
@@ -58,8 +59,11 @@ class FdWaiter:
 
     __slots__ = ("pd", "mu")
 
-    def __init__(self, fd):
-        self.pd = PollDesc(fd)
+    def __init__(self, fd, owner):
+        # owner: the patched object (it has fileno()); the netpoller's fd table uses the weak
+        # reference to recognise a PollDesc whose object was closed behind our back or collected
+        # without close (the fd number may then be reused by a new socket).
+        self.pd = PollDesc(fd, weakref.ref(owner))
         self.mu = (Mutex(), Mutex())
 
     def run(self, mode, deadline, fn, args, tmsg="timed out"):
@@ -90,10 +94,8 @@ class FdWaiter:
     def park(self, mode, deadline, tmsg="timed out"):
         """One wait for readiness (or the deadline, or close).  Requires mu[mode] held."""
         pd = self.pd
-        if (pd.rd if mode == MODE_R else pd.wd) != deadline:
-            pd.set_deadline(mode, deadline)
         try:
-            while not pd.wait(mode):        # woken by the deadline timer or close: next wait raises
+            while not pd.wait(mode, deadline):   # woken by the deadline timer or close: next wait raises
                 pass
         except Timeout:
             raise TimeoutError(tmsg) from None

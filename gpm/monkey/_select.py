@@ -247,7 +247,7 @@ class epoll:
             with _pd_lock:
                 w = self._gw
                 if w is None:
-                    w = self._gw = FdWaiter(self._ep.fileno())
+                    w = self._gw = FdWaiter(self._ep.fileno(), self)
         return w
 
     def close(self):

@@ -164,7 +164,7 @@ class socket(original_socket):
                     fd = _c_fileno(self)
                     if fd == -1:
                         raise ebadf()
-                    w = self._gw = FdWaiter(fd)
+                    w = self._gw = FdWaiter(fd, self)
         return w
 
     def _block(self, mode, fn, args):

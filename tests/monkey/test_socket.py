@@ -260,3 +260,30 @@ def test_dns_runs_in_the_syscall_pool_inside_goroutines():
     """, patch="gpm.monkey.patch_socket(); gpm.monkey.patch_dns()")
     assert lines(out) == {"same": "True", "byname": "127.0.0.1 127.0.0.1", "nameinfo": "('127.0.0.1', '80')",
                           "fqdn": "True", "threads": "True True", "patched": "True"}
+
+
+def test_socket_collected_without_close_does_not_poison_its_fd_number():
+    # A patched socket that parked once (its PollDesc is in the netpoller's fd table) and is
+    # then dropped without close: the finalizer closes the fd, the next socket gets the same
+    # number and must be able to park on it (the table recognises the dead owner).
+    out = run_patched("""
+        import gc, socket, gpm
+        def main():
+            a, b = socket.socketpair()
+            g = gpm.go(a.recv, 1)
+            gpm.sleep(0.01)
+            b.send(b"x"); g.join()
+            fd = a.fileno()
+            del a, g
+            gc.collect()
+            c, d = socket.socketpair()
+            same = fd in (c.fileno(), d.fileno())
+            r = c if c.fileno() == fd else d
+            w = d if r is c else c
+            g = gpm.go(r.recv, 1)
+            gpm.sleep(0.01)
+            w.send(b"y")
+            return same, g.join()
+        print("reuse", gpm.run(main, procs=1))
+    """, patch="gpm.monkey.patch_socket()")
+    assert lines(out) == {"reuse": "(True, b'y')"}
