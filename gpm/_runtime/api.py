@@ -53,13 +53,20 @@ def run(main, *args, procs=None, **kwargs):
         sched.start()
         done = sched.done
         while not done.acquire(True, 0.05):
-            pass
+            if sched.main_calls:        # racy hint; run_main_calls takes the lock
+                sched.run_main_calls()
     except BaseException as e:          # KeyboardInterrupt and friends: stop promptly, re-raise
         interrupted = e
     finally:
         sched.stop()
         sched.join_threads()
         _s.release_runtime(sched)
+        try:
+            sched.run_main_calls()      # callers are discarded goroutines; run them anyway
+            sched.run_exit_hooks()
+        except BaseException as e:      # noqa: BLE001 - a hook's failure is the run's failure
+            if interrupted is None:
+                interrupted = e
     if interrupted is not None:
         raise interrupted
     if sched.panic_exc is not None:

@@ -99,6 +99,9 @@ class Sched:
         self.procs = procs
         self.background = background          # started by gpm.go outside gpm.run: no main, no checkdead
         self.owner_ident = threading.get_ident()  # the thread that started the runtime (blocked in gpm.run)
+        self.hooklock = new_lock()            # guards main_calls and exit_hooks (a leaf)
+        self.main_calls = collections.deque() # fns for the thread blocked in gpm.run (gpm.signal)
+        self.exit_hooks = []                  # fns run on that thread after the run ends
         self.debug = debug if debug is not None else parse_debug(os.environ.get("GPM_DEBUG"))
         self.allp = [P(self, i, None if seed is None else seed + i) for i in range(procs)]
         self.runq = collections.deque()       # global run queue (free Gs), guarded by lock
@@ -159,6 +162,39 @@ class Sched:
             self.panic_exc = exc
         self.stop()
         self.done.release()
+
+    def call_on_main(self, fn):
+        """Queue ``fn()`` for the thread blocked in gpm.run, which runs it within 50 ms.  Any thread.
+
+        For what only that thread may do (Python installs signal handlers on the main thread
+        only).  Returns False when no thread waits in gpm.run (a background runtime).  ``fn``
+        reports its own outcome; it also runs, late, if the run ends first.
+        """
+        if self.background:
+            return False
+        with self.hooklock:
+            self.main_calls.append(fn)
+        return True
+
+    def run_main_calls(self):
+        """Run the queued main-thread calls (the thread blocked in gpm.run only)."""
+        while True:
+            with self.hooklock:
+                if not self.main_calls:
+                    return
+                fn = self.main_calls.popleft()
+            fn()
+
+    def at_exit(self, fn):
+        """Run ``fn()`` on gpm.run's thread once the run has ended (its threads joined).  Any thread."""
+        with self.hooklock:
+            self.exit_hooks.append(fn)
+
+    def run_exit_hooks(self):
+        with self.hooklock:
+            hooks, self.exit_hooks = self.exit_hooks, []
+        for fn in hooks:
+            fn()
 
     def join_threads(self, timeout=5.0):
         deadline = time.monotonic() + timeout

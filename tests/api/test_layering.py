@@ -22,8 +22,9 @@ def test_all_is_exactly_api_md():
 
 
 def test_public_submodules_exist():
-    import gpm.sync, gpm.context, gpm.net, gpm.debug   # noqa: F401,E401
-    for mod in (gpm.sync, gpm.context, gpm.net, gpm.debug):
+    import gpm.sync, gpm.context, gpm.net, gpm.debug, gpm.signal   # noqa: F401,E401
+    assert gpm.signal.__all__ == ["notify", "stop"]
+    for mod in (gpm.sync, gpm.context, gpm.net, gpm.debug, gpm.signal):
         for name in getattr(mod, "__all__", []):
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
 
@@ -45,7 +46,7 @@ def _imports(path):
 
 
 def test_runtime_does_not_import_public_modules():
-    public = {"gpm.sync", "gpm.context", "gpm.net", "gpm._time", "gpm.debug", "gpm.stress"}
+    public = {"gpm.sync", "gpm.context", "gpm.net", "gpm._time", "gpm.debug", "gpm.stress", "gpm.signal"}
     bad = []
     for path in (ROOT / "_runtime").glob("*.py"):
         for mod in _imports(path):
