@@ -24,6 +24,7 @@ Fairness rules kept from Go:
 
 from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList, WaitReason, wake_all
 from ._runtime.api import go as _go
+from ._runtime.preempt import register_callouts
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "Group"]
 
@@ -494,3 +495,8 @@ class Group:
         if self._err is not None:
             raise self._err
         return None
+
+
+# The goroutine wrappers of WaitGroup.go and Group.go only call the user's fn
+# (holding no lock): a preemption safe point may have them below it (preempt.py).
+register_callouts(WaitGroup.go, Group.go)

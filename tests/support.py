@@ -12,10 +12,11 @@ from gpm._runtime.errors import FatalError
 from gpm._runtime import netpoll
 from gpm._runtime.netpoll_epoll import Netpoll
 from gpm._runtime.locks import Note
+from gpm._runtime import preempt
 
 __all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads",
            "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note"]
+           "netpoll", "Netpoll", "Note", "preempt"]
 
 
 class FakeG:

@@ -106,6 +106,7 @@ class WaitReason:
     JOIN = "goroutine join"
     SYSCALL = "syscall"
     THREADING_LOCK = "threading.Lock.acquire"     # gpm.monkey's patched threading/queue objects
+    PREEMPTED = "preempted"     # runnable again after a preemption (shown with status runnable)
 
 
 class WorkerGreenlet(greenlet.greenlet):

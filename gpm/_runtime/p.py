@@ -306,6 +306,7 @@ class P:
       status                    Sched.lock (idle while in Sched.pidle)
       curg schedtick slice_start check_global counters
                                 owner M only; read racily by stats/sysmon
+      preempt_req               preempt._lock (a pending preemption request, preempt.py)
     """
 
     __slots__ = (
@@ -314,6 +315,7 @@ class P:
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
+        "preempt_req", "preempted",
     )
 
     def __init__(self, sched, pid, seed=None):
@@ -347,6 +349,8 @@ class P:
         self.curg_since = 0.0         # when curg started its current run
         self.longest_hold = 0.0       # longest single run of a G on this P (seconds)
         self.spinning = False         # the M is spinning (guarded by Sched.lock)
+        self.preempt_req = None       # pending preemption request (guarded by preempt._lock)
+        self.preempted = 0            # Gs preempted on this P (owner only)
 
     def wake(self):
         """Wake this P's M if it sleeps (on its note, or in the netpoller).  Any thread.

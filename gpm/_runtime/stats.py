@@ -26,6 +26,7 @@ class PStats:
     timers: int               # active timers on this P
     since_schedule: float     # seconds since this P last entered the scheduler
     longest_hold: float       # longest single run of one G on this P (seconds)
+    preempted: int = 0        # goroutines preempted on this P (asynchronous preemption, preempt.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ def snapshot(sched=None) -> Stats:
             executed=pp.executed, steals=pp.steals, stolen=pp.stolen, spawned=pp.spawned,
             schedtick=pp.schedtick, timers=pp.ntimers,
             since_schedule=max(0.0, now - pp.last_sched) if pp.last_sched else 0.0,
-            longest_hold=pp.longest_hold,
+            longest_hold=pp.longest_hold, preempted=pp.preempted,
         ))
     return Stats(
         procs=sched.procs, ps=tuple(ps), global_runq=sched.runqsize, ms=len(sched.ms),

@@ -11,6 +11,12 @@ Every round it calls the pure step ``sysmon_tick(sched, now)``, which
      the episode it moves the P's free goroutines (never run, so not pinned)
      to the global queue and calls wakep, so another P runs them (Go's
      retake, in the only form that works with pinned greenlets: ANCHORS 7.7);
+  3. preemption (Go's retake -> preemptone): a G that has held its P for the
+     10 ms time slice while other work waits for that P is asked to yield at
+     its next safe point (preempt.py; CPython 3.12+, unless
+     GPM_DEBUG=asyncpreemptoff=1); while a G runs, sysmon sleeps no longer
+     than until its slice ends (or its P's next timer), so the request is
+     made on time;
 and then ``trace.schedtrace_tick(sched, now)``.
 
 Back-off (ANCHORS 7.7; Go's 20 us start is unrealistic in CPython): sleep
@@ -27,6 +33,7 @@ Field guards (Sysmon):
   note          Go's note: any thread wakes, sysmon sleeps on it
   thread        set once by start_sysmon
   seen          sysmon thread only: pid -> [executed, first_seen, warned]
+  preempt       set once at init: preemption may be used in this run
   warnings retakes retaken_gs polls rounds
                 counters written by the sysmon thread only, read racily by tests
 """
@@ -37,6 +44,7 @@ import threading
 import traceback
 
 from .locks import Note
+from . import preempt
 from . import trace
 
 __all__ = ["start_sysmon", "sysmon_tick", "Sysmon", "NETPOLL_PERIOD"]
@@ -50,6 +58,7 @@ MIN_DELAY = 0.001
 MAX_DELAY = 0.010
 IDLE_ROUNDS = 10       # Go: 50 rounds of 20 us (1 ms) before doubling; here 10 ms
 NETPOLL_PERIOD = 0.010
+MIN_PREEMPT_DELAY = 0.0002 # shortest sleep towards a time slice's end
 
 
 class Sysmon:
@@ -63,6 +72,7 @@ class Sysmon:
         self.retaken_gs = 0
         self.polls = 0
         self.rounds = 0
+        self.preempt = preempt.available(sched)
 
     def wake(self):
         self.note.wakeup()
@@ -96,6 +106,8 @@ class Sysmon:
                     delay = MIN_DELAY
                     continue
                 d = delay if st <= 0 else min(delay, st / 1000.0)
+                if self.preempt:
+                    d = min(d, max(MIN_PREEMPT_DELAY, preempt.next_check(sched, now) - now))
                 self.note.sleep(d)
         except BaseException as e:            # noqa: BLE001 - feeds the abort path
             from .errors import FatalError
@@ -103,7 +115,11 @@ class Sysmon:
             fe.__cause__ = e
             sched.finish(exc=fe)
         finally:
+            if self.preempt:
+                preempt.preempt_all(sched)     # a G that never yields would keep its M from exiting
             self._close_netpoller()
+            if self.preempt:
+                preempt.release()
 
     @staticmethod
     def deep_sleep_ok(sched):
@@ -139,7 +155,8 @@ def sysmon_tick(sched, now, sm=None):
     """One sysmon round at time ``now``; returns what it did (a dict, empty if nothing).
 
     Keys: "netpoll" (Gs readied), "blockwarn" (list of (P id, goroutine id,
-    held seconds) warned this round), "retake" (list of (P id, Gs moved)).
+    held seconds) warned this round), "retake" (list of (P id, Gs moved)),
+    "preempt" (P ids whose G was asked to yield this round).
     ``sm`` holds the per-P memory (defaults to ``sched.sysmon``).
     """
     if sm is None:
@@ -154,7 +171,12 @@ def sysmon_tick(sched, now, sm=None):
         if gs:
             sched.injectglist(gs)
             did["netpoll"] = len(gs)
-    # 2. blockwarn and retake.
+    # 2. preemption requests (before blockwarn: a G preempted in time is not warned about).
+    if getattr(sm, "preempt", False):
+        made = preempt.preempt_tick(sched, now)
+        if made:
+            did["preempt"] = made
+    # 3. blockwarn and retake.
     limit = sched.debug.blockwarn / 1000.0
     if limit <= 0:
         return did

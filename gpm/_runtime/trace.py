@@ -30,7 +30,7 @@ import sys
 import threading
 import weakref
 
-from .g import Gstatus
+from .g import Gstatus, WaitReason
 from .locks import new_lock
 from .sched import current_sched, getg, nanotime
 
@@ -96,7 +96,7 @@ def schedtrace(sched, detail=False, now=None) -> str:
             f"  P{pp.id}: status={pp.status} schedtick={pp.schedtick} m={pp.id} "
             f"runqsize={len(pp.runq)} runnext={'G%d' % rn.goid if rn is not None else 'nil'} "
             f"timerslen={pp.ntimers} executed={pp.executed} steals={pp.steals} "
-            f"stolen={pp.stolen} spawned={pp.spawned} "
+            f"stolen={pp.stolen} spawned={pp.spawned} preempted={pp.preempted} "
             f"curg={'G%d' % curg.goid if curg is not None else 'nil'}{held}")
     mid = 0
     for pp in allp:
@@ -114,7 +114,8 @@ def schedtrace(sched, detail=False, now=None) -> str:
     running = {pp.curg.goid: pp.id for pp in allp if pp.curg is not None}
     for gp in _copy_allgs(sched):
         st = gp.status
-        reason = gp.waitreason if st in (Gstatus.WAITING, Gstatus.SYSCALL) else ""
+        reason = gp.waitreason if st in (Gstatus.WAITING, Gstatus.SYSCALL) or (
+            st == Gstatus.RUNNABLE and gp.waitreason == WaitReason.PREEMPTED) else ""
         m = running.get(gp.goid) if st == Gstatus.RUNNING else None
         home = gp.pp.id if gp.pp is not None else "nil"
         out.append(f"  G{gp.goid}: status={st}({reason or ''}) m={'nil' if m is None else m} "
@@ -254,7 +255,9 @@ def goroutine_stacks(sched=None):
             if not frames:
                 note = "goroutine running on other thread; stack unavailable"
         else:
-            if st in (Gstatus.WAITING, Gstatus.SYSCALL):
+            if st in (Gstatus.WAITING, Gstatus.SYSCALL) or (
+                    st == Gstatus.RUNNABLE and gp.waitreason == WaitReason.PREEMPTED):
+                # A preempted G is runnable; the reason says why it is not running.
                 reason = gp.waitreason
                 since = now - gp.waitsince if gp.waitsince else None
             gr = gp.gr
@@ -298,6 +301,8 @@ def _fmt_frame(filename, lineno, name, source=True):
 def format_record(r) -> str:
     """Go's goroutine header, then the stack innermost first, then "created by"."""
     state = r.waitreason if r.status in ("waiting", "syscall") and r.waitreason else r.status
+    if r.status == "runnable" and r.waitreason:
+        state = f"runnable ({r.waitreason})"          # e.g. "runnable (preempted)"
     head = f"goroutine {r.goid} [{state}"
     if r.since is not None:
         head += f", {_fmt_dur(r.since)}"

@@ -10,6 +10,7 @@ import gpm
 from gpm._runtime.g import G
 from gpm._runtime.sched import Sched
 from gpm._runtime.sysmon import Sysmon, sysmon_tick
+from tests import support
 
 
 def test_blockwarn_logs_stack_and_free_goroutines_still_run(caplog):
@@ -47,9 +48,11 @@ def test_sysmon_thread_runs_and_exits():
     assert gpm.run(main, procs=1) == ["gpm-sysmon"]
 
 
-def _fake_sched(procs=2):
+def _fake_sched(procs=2, preempt=False):
     sched = Sched(procs)
-    return sched, Sysmon(sched)
+    sm = Sysmon(sched)
+    sm.preempt = preempt and sm.preempt     # blockwarn/retake tests: no preemption step
+    return sched, sm
 
 
 def test_sysmon_tick_detects_stuck_p_and_retakes_free_gs(caplog):
@@ -123,3 +126,29 @@ def test_sysmon_sleeps_while_every_p_is_idle():
     assert elapsed >= 0.5
     assert idle_rounds <= 5, f"sysmon polled {idle_rounds} times while every P was idle"
     assert busy_rounds >= 1, "sysmon did not wake when a P became busy"
+
+
+@pytest.mark.skipif(not support.preempt.SUPPORTED, reason="preemption needs CPython 3.12+")
+def test_sysmon_tick_requests_preemption_past_the_slice_and_drops_stale_requests():
+    sched, sm = _fake_sched(preempt=True)
+    p0 = sched.allp[0]
+    hog = G(sched, 7, print, (), {})
+    hog.pp = p0
+    waiting = G(sched, 8, print, (), {})
+    waiting.pp = p0
+    t0 = 1000.0
+    p0.curg, p0.curg_since = hog, t0
+    try:
+        assert "preempt" not in sysmon_tick(sched, t0 + 0.02, sm)      # nobody waits
+        p0.runq.put(waiting)
+        assert "preempt" not in sysmon_tick(sched, t0 + 0.005, sm)     # within the slice
+        assert sysmon_tick(sched, t0 + 0.011, sm)["preempt"] == [0]
+        req = p0.preempt_req
+        assert req.gp is hog and req.tick == p0.executed
+        assert "preempt" not in sysmon_tick(sched, t0 + 0.012, sm)     # one request at a time
+        p0.executed += 1                     # the hog left the P: the request is stale
+        p0.curg = None
+        sysmon_tick(sched, t0 + 0.013, sm)
+        assert p0.preempt_req is None
+    finally:
+        support.preempt.release()
