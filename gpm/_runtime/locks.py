@@ -8,7 +8,8 @@ paths hold one lock at a time; the nestings that exist are:
     Sched.allglock (allgs, goids, G results/joiners) is a leaf;
     the _mu locks of gpm.sync objects and contexts are leaves;
     netpoll: fd table lock > PollDesc.lock > Netpoll.lock > P.timers lock
-        and Note locks (netpoll.py; Netpoll.wlock is a leaf).
+        and Note locks (netpoll.py; Netpoll.wlock is a leaf);
+    preempt._lock (preemption requests, monitoring arms) is a leaf.
 
   (``modtimer`` runs with a Timer's _mu held so concurrent resets cannot leave
   a stale generation armed; it may wake a P's note but never readies a G.)

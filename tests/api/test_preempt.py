@@ -7,12 +7,13 @@ generous against the ~5-15 ms measured on the 2-core CI under load.
 """
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from tests import support
 
 pytestmark = pytest.mark.skipif(
     sys.version_info < (3, 12),
@@ -20,13 +21,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def run_prog(src, debug=None, timeout=30.0):
-    """Run ``src`` in a fresh interpreter; return (json of its last stdout line, stderr)."""
-    env = dict(os.environ)
-    env.pop("GPM_DEBUG", None)
-    if debug:
-        env["GPM_DEBUG"] = debug
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(src)], capture_output=True,
-                       text=True, timeout=timeout, env=env)
+    """Run ``src`` in a fresh interpreter (the suite's GPM_DEBUG checks stay on);
+    return (json of its last stdout line, stderr)."""
+    p = support.run_prog(textwrap.dedent(src), debug=debug, timeout=timeout)
     assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr
 
