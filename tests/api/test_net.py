@@ -494,7 +494,7 @@ def _short_read_pair(ln):
     return c, s
 
 
-def test_read_after_timeout_that_lost_its_edge_sees_pending_data(fdcheck):
+def test_read_after_timeout_that_lost_its_edge_sees_pending_data(fdcheck, monkeypatch):
     """Regression (issue 8.1): a read parked after a short read is woken by an
     edge, but its deadline passed while it waited for its P, so it raises
     Timeout before recv.  The next read must still find the bytes (the edge
@@ -507,6 +507,9 @@ def test_read_after_timeout_that_lost_its_edge_sees_pending_data(fdcheck):
       reader: runs, sees D passed -> Timeout (no recv)
       main:   read again -> must return b"cd", not park forever
     """
+    # main holds the P with a CPU loop on purpose: no preemption (3.12+).
+    monkeypatch.setenv("GPM_DEBUG", os.environ.get("GPM_DEBUG", "") + ",asyncpreemptoff=1")
+
     def main():
         with net.listen("tcp", "127.0.0.1:0") as ln:
             c, s = _short_read_pair(ln)
