@@ -112,7 +112,7 @@ class Timer:
 
     def __init__(self, seconds, _fn=None):
         d = _duration(seconds, "Timer")
-        self._mu = new_lock()
+        self._mu = new_lock("timer")
         self._fn = _fn                 # after_func's function, else None (read-only)
         self.c = Chan(1) if _fn is None else None
         self._t = RTimer(_fire, None)  # the runtime timer; arg guarded by _mu
@@ -191,7 +191,7 @@ class Ticker:
         d = _duration(seconds, "Ticker")
         if d <= 0:
             raise ValueError("gpm.Ticker: non-positive interval for Ticker")
-        self._mu = new_lock()
+        self._mu = new_lock("timer")
         self._fn = None
         self.c = Chan(1)
         self._t = RTimer(_fire, None, d)

@@ -90,7 +90,7 @@ class _CancelCtx(Context):
 
     def __init__(self, parent):
         self._parent = parent          # read-only after __init__
-        self._mu = new_lock()
+        self._mu = new_lock("context")
         self._done = Chan(0)           # closed once by cancel (after _err is set)
         self._err = None               # guarded by _mu; set once
         self._children = set()         # cancellable children (guarded by _mu; None once cancelled)

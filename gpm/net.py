@@ -132,7 +132,7 @@ class Conn:
         self._sock = sock
         self._fd = sock.fileno()
         self._family = sock.family
-        self._lock = new_lock()
+        self._lock = new_lock("net")
         self._closed = False
         self.local_addr = _addr(sock.family, sock.getsockname())
         try:
@@ -298,7 +298,7 @@ class Listener:
     def __init__(self, sock, network):
         sock.setblocking(False)
         self._sock = sock
-        self._lock = new_lock()
+        self._lock = new_lock("net")
         self._closed = False
         self._network = network
         self.addr = _addr(sock.family, sock.getsockname())

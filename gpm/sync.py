@@ -41,7 +41,7 @@ class Mutex:
     __slots__ = ("_mu", "_locked", "_starving", "_waiters")
 
     def __init__(self):
-        self._mu = new_lock()
+        self._mu = new_lock("sync")
         self._locked = False       # held by someone (guarded by _mu)
         self._starving = False     # starvation mode: unlock hands off (guarded by _mu)
         self._waiters = WaitQ()    # Sudogs; elem = time the waiter first queued (guarded by _mu)
@@ -128,7 +128,7 @@ class RWMutex:
     __slots__ = ("_mu", "_readers", "_writer", "_rwait", "_wwait")
 
     def __init__(self):
-        self._mu = new_lock()
+        self._mu = new_lock("sync")
         self._readers = 0         # active readers (guarded by _mu)
         self._writer = False      # a writer holds it (guarded by _mu)
         self._rwait = WaitQ()     # parked readers (guarded by _mu)
@@ -219,7 +219,7 @@ class WaitGroup:
     __slots__ = ("_mu", "_n", "_waiters")
 
     def __init__(self):
-        self._mu = new_lock()
+        self._mu = new_lock("sync")
         self._n = 0               # counter (guarded by _mu)
         self._waiters = WaitQ()   # parked wait() callers (guarded by _mu)
 
@@ -371,7 +371,7 @@ class Semaphore:
             raise TypeError(f"Semaphore: n must be an int, got {type(n).__name__}")
         if n < 0:
             raise ValueError(f"Semaphore: n must be >= 0, got {n}")
-        self._mu = new_lock()
+        self._mu = new_lock("sync")
         self._size = n
         self._cur = 0             # units held (guarded by _mu)
         self._waiters = WaitQ()   # Sudogs with their weight in elem (guarded by _mu)
@@ -455,7 +455,7 @@ class Group:
             self.ctx, self._cancel = None, None
         self._wg = WaitGroup()
         self._sem = Semaphore(limit) if limit is not None else None
-        self._mu = new_lock()
+        self._mu = new_lock("sync")
         self._err = None          # first exception (guarded by _mu)
 
     def go(self, fn, *args, **kwargs):

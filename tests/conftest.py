@@ -11,7 +11,7 @@ import pytest
 _SUITE_DEBUG = "checks=1,lockrank=1"
 os.environ["GPM_DEBUG"] = ",".join(x for x in (_SUITE_DEBUG, os.environ.get("GPM_DEBUG", "")) if x)
 
-from gpm._runtime import sched as _sched
+from gpm._runtime import sched as _sched  # noqa: E402  (after GPM_DEBUG: locks.py reads it at import)
 
 
 def _gpm_threads():

@@ -13,10 +13,11 @@ from gpm._runtime import netpoll
 from gpm._runtime.netpoll_epoll import Netpoll
 from gpm._runtime.locks import Note
 from gpm._runtime import preempt
+from gpm._runtime import locks as rlocks
 
 __all__ = ["RunQueue", "P", "rtimers", "current_sched", "FakeG", "jain", "gpm_threads",
            "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note", "preempt"]
+           "netpoll", "Netpoll", "Note", "preempt", "rlocks"]
 
 
 class FakeG:

@@ -12,13 +12,14 @@ from greenlet import getcurrent
 
 from . import sched as _s
 from .debugflags import default_procs
+from .locks import new_lock
 from .duration import check_duration
 from .g import G, Gstatus, WaitReason, WorkerGreenlet
 from .timers import RTimer, modtimer
 
 __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
 
-_bg_lock = threading.Lock()
+_bg_lock = new_lock("bg")
 _getframe = sys._getframe
 _os_sleep = time.sleep            # the original, bound before gpm.monkey can patch time
 

@@ -54,7 +54,7 @@ from greenlet import getcurrent as _getcurrent
 
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
-from .locks import new_lock
+from .locks import new_lock, new_sema
 from .sched import current_sched as _current_sched, gopark as _gopark, goready as _goready, note_foreign_thread as _note_foreign_thread
 from .sudog import Sudog, wake_all as _wake_all
 
@@ -113,7 +113,7 @@ class Chan:
             raise TypeError(f"gpm.Chan: cap must be an int, got {type(cap).__name__}")
         if cap < 0:
             raise ValueError(f"gpm.Chan: cap must be >= 0, got {cap}")
-        self._lock = new_lock()
+        self._lock = new_lock("chan")
         self._buf = deque()
         self._cap = cap
         self._closed = False
@@ -401,7 +401,7 @@ def send_nb(c, v) -> bool:
 def block_forever(reason):
     """Park the caller for good (nil channel ops, ``select()``)."""
     sg = _current_sudog()
-    lock = new_lock()
+    lock = new_sema()
     lock.acquire()
     sg.block(lock, reason)
     from .errors import throw

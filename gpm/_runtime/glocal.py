@@ -43,7 +43,7 @@ class _Impl:
         self.args = args              # set once: the constructor's arguments for __init__
         self.kwargs = kwargs
         self.tl = _thread_local()     # plain threads: tl.d is that thread's attribute dict
-        self.lock = new_lock()        # guards gs (leaf lock)
+        self.lock = new_lock("glocal")        # guards gs (leaf lock)
         self.gs = weakref.WeakSet()   # Gs whose G.locals hold an entry for this _Impl
 
     def forget(self):

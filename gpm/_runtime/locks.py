@@ -1,33 +1,210 @@
 """Locks of the runtime and Go's ``note`` (one-shot sleep/wakeup of an M).
 
-Lock order (acquire left before right; never the other way round).  Most
-paths hold one lock at a time; the nestings that exist are:
+Lock order (acquire a lock only while every lock held has a lower rank;
+``RANKS`` below is the table, checked under GPM_DEBUG=lockrank=1).  Most paths
+hold one lock at a time; the nestings the checker has seen are:
 
-    Timer/Ticker _mu (gpm._time) > channel locks (ascending channel id, select)
-        > select claim > Sched.lock > P.runq lock > P.timers lock
-    Sched.allglock (allgs, goids, G results/joiners) is a leaf;
-    the _mu locks of gpm.sync objects and contexts are leaves;
-    netpoll: fd table lock > PollDesc.lock > Netpoll.lock > P.timers lock
-        and Note locks (netpoll.py; Netpoll.wlock is a leaf);
+    Timer/Ticker _mu (gpm._time) > bg > rt          (a Timer made off-runtime starts one)
+    Timer _mu > channel locks > Sched.lock > P.runq lock
+    Timer _mu > P.timers lock, Note._mu              (modtimer)
+    channel locks (ascending channel id, select) > Sched.lock  (a plain thread's first wait)
+    gpm.sync _mu, sema queues > Sched.lock, P.timers lock      (park; a timed wait arms a timer)
+    Sched.allglock > Sched.lock, P.timers lock       (a plain thread's join, with a timeout)
+    PollDesc.lock > Netpoll.lock / wlock, P.timers lock
+    Sched.lock > P.runq lock                         (checkdead)
+    fd table lock (netpoll._fdtab_lock) > PollDesc.lock > Netpoll.lock > P.timers lock
+        and Note locks (netpoll.py)
     preempt._lock (preemption requests, monitoring arms) is a leaf.
 
-  (``modtimer`` runs with a Timer's _mu held so concurrent resets cannot leave
-  a stale generation armed; it may wake a P's note but never readies a G.)
+  So allglock is *not* a leaf (it was documented as one): a plain thread's
+  ``join`` registers the thread (Sched.lock) and arms its timeout (P.timers)
+  under it.  (``modtimer`` runs with a Timer's _mu held so concurrent resets
+  cannot leave a stale generation armed; it may wake a P's note but never
+  readies a G.)
 
 Rules that keep this order trivially true:
   * never switch greenlets, call user code or goready while holding a lock
     (collect what to ready, release, then ready: Go's closechan rule);
-  * P.runq and P.timers locks are leaves: nothing is acquired under them.
+  * P.runq, P.timers and Note locks are leaves in practice: nothing is
+    acquired under them.
 
 Everything here is built on ``_thread.allocate_lock``, whose acquire/release
 are atomic on every CPython build (including free-threaded ones).
 """
 
 import _thread
+import os
+import sys
 
-__all__ = ["new_lock", "Note", "os_timeout"]
+__all__ = ["new_lock", "new_sema", "Note", "os_timeout", "RANKS", "RankedLock", "lockrank_enabled"]
 
-new_lock = _thread.allocate_lock
+# -- lock ranks (Go's lockrank.go) ---------------------------------------------
+#
+# Every runtime mutex is made by ``new_lock(rank)``.  A thread may acquire a
+# lock only while every lock it already holds has a *lower* rank (a rank in
+# _MULTI may be held several times: channel locks, taken in ascending channel
+# id by select).  Under GPM_DEBUG=lockrank=1 (read when this module is first
+# imported, so set it in the environment before ``import gpm``) every
+# acquisition is checked against this table and a violation is a fatal error
+# (FatalError naming both locks, with a line on stderr); otherwise
+# ``new_lock`` returns a plain ``_thread`` lock: zero cost.  A non-blocking
+# acquire (a trylock) cannot deadlock and is not checked.
+#
+# Binary semaphores (acquired by one thread, released by another: a Sudog's
+# thread semaphore, Note._sema, Sched.done, the select claim flag) are not
+# mutexes and come from ``new_sema()``, unranked.
+RANKS = {name: i for i, name in enumerate((
+    "timer",        # gpm._time Timer/Ticker _mu (modtimer runs under it; a Timer made on a
+                    #   plain thread may start the background runtime under it)
+    "bg",           # api._bg_lock: starting the background runtime
+    "rt",           # sched._rt_lock: the one registered runtime
+    "syscallinit",  # syscall._init_lock: creating a runtime's pool
+    "netpollinit",  # netpoll._init_lock: creating a runtime's Netpoll
+    "gw",           # gpm.monkey socket: lazy creation of a socket's FdWaiter
+    "context",      # gpm.context Context._mu
+    "sync",         # gpm.sync objects' _mu (wait queues park under it)
+    "net",          # gpm.net Conn/Listener _lock
+    "chan",         # channel locks: several at once only in select, ascending channel id
+    "sema",         # runtime sema.py queues (parks under it)
+    "allg",         # Sched.allglock: allgs, goids, G results/joiners (join parks under it)
+    "glocal",       # gpm.local's _Impl.lock
+    "fdtab",        # netpoll._fdtab_lock: fd -> PollDesc table, held across a close
+    "polldesc",     # netpoll PollDesc.lock (arms deadline timers, edits epoll under it)
+    "sched",        # Sched.lock (a plain thread's first wait registers under its queue's lock)
+    "syscallpool",  # SyscallPool.lock
+    "netpoll",      # netpoll_epoll Netpoll.lock
+    "netpollw",     # netpoll_epoll Netpoll.wlock (netpollbreak)
+    "runq",         # P.runq.lock (checkdead reads queues under Sched.lock)
+    "timers",       # P.timers_lock (a timed wait arms its timer under the queue's lock)
+    "note",         # Note._mu (modtimer wakes a P under a Timer's _mu)
+    "trace",        # trace._trace_lock (schedtrace cadence)
+    "leaf",         # the default rank: nothing is acquired under it
+))}
+_MULTI = frozenset({RANKS["chan"]})
+
+
+def _env_lockrank():
+    for item in os.environ.get("GPM_DEBUG", "").split(","):
+        key, sep, val = item.strip().partition("=")
+        if key.strip() == "lockrank":
+            try:
+                return (int(val) if sep else 1) > 0
+            except ValueError:
+                return False       # debugflags warns about it when a runtime starts
+    return False
+
+
+_lockrank = _env_lockrank()
+_record = os.environ.get("GPM_LOCKRANK_RECORD")      # HACKING.md: log observed nestings
+_tls = _thread._local()
+_seen = set()
+
+
+def lockrank_enabled() -> bool:
+    return _lockrank
+
+
+def _held():
+    try:
+        return _tls.held
+    except AttributeError:
+        h = _tls.held = []
+        return h
+
+
+class RankedLock:
+    """A lock that checks the rank order on every blocking acquisition (lockrank=1 only)."""
+
+    __slots__ = ("_lock", "rank", "name")
+
+    def __init__(self, rank, name=None):
+        self._lock = _thread.allocate_lock()
+        self.name = name or rank
+        self.rank = RANKS[rank]
+
+    def acquire(self, blocking=True, timeout=-1):
+        held = _held()
+        if blocking and held:
+            _check(self, held)
+        if self._lock.acquire(blocking, timeout):
+            held.append(self)
+            return True
+        return False
+
+    def release(self):
+        self._lock.release()
+        held = _held()
+        for i in range(len(held) - 1, -1, -1):
+            if held[i] is self:
+                del held[i]
+                return
+        _violation(f"lock {self.name} released by a thread that does not hold it "
+                   "(a semaphore must come from new_sema())", held)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def locked(self):
+        return self._lock.locked()
+
+    def __repr__(self):
+        return f"<RankedLock {self.name} rank={self.rank} {'locked' if self.locked() else 'unlocked'}>"
+
+
+def _check(lk, held):
+    r = lk.rank
+    for h in held:
+        if h.rank > r or (h.rank == r and (h is lk or r not in _MULTI)):
+            if _record is not None:
+                _note_edge(h, lk, bad=True)
+                continue
+            what = "recursive acquisition of" if h is lk else "acquiring"
+            _violation(f"lock ordering problem: {what} {lk.name} (rank {r}) while holding "
+                       f"{h.name} (rank {h.rank})", held)
+        elif _record is not None:
+            _note_edge(h, lk, bad=False)
+
+
+def _note_edge(h, lk, bad):
+    key = (h.name, lk.name)
+    if key in _seen:
+        return
+    _seen.add(key)
+    import traceback
+    stack = "".join(traceback.format_stack(sys._getframe(3), limit=6)).replace("\n", "\n    ")
+    line = f"{'BAD' if bad else 'ok'} {h.name} > {lk.name} pid={os.getpid()}\n    {stack}\n"
+    fd = os.open(_record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def _violation(msg, held):
+    from .errors import FatalError
+    chain = " > ".join(f"{h.name}({h.rank})" for h in held) or "nothing"
+    print(f"gpm: fatal error: {msg}; held: {chain}", file=sys.stderr, flush=True)
+    raise FatalError("gpm: fatal error: " + msg)
+
+
+def new_lock(rank="leaf"):
+    """A runtime mutex of ``rank`` (a key of RANKS); a plain lock unless lockrank=1.
+
+    The default rank "leaf" is for locks under which nothing is acquired; such
+    a lock is named in reports by where it was made."""
+    if _lockrank:
+        name = None
+        if rank == "leaf":
+            f = sys._getframe(1)
+            name = f"leaf@{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+        return RankedLock(rank, name)
+    return _thread.allocate_lock()
+
+
+new_sema = _thread.allocate_lock
 
 # The longest wait an OS lock accepts (about 292 years on Linux); a longer
 # one raises OverflowError.  Every OS wait of the runtime goes through
@@ -58,8 +235,8 @@ class Note:
     __slots__ = ("_mu", "_sema", "_signaled", "_waiting")
 
     def __init__(self):
-        self._mu = new_lock()        # guards _signaled and _waiting
-        self._sema = new_lock()      # held while nobody has released it
+        self._mu = new_lock("note")  # guards _signaled and _waiting
+        self._sema = new_sema()      # held while nobody has released it
         self._sema.acquire()
         self._signaled = False       # a wakeup is pending (guarded by _mu)
         self._waiting = False        # the owner is (about to be) blocked on _sema (guarded by _mu)

@@ -95,7 +95,7 @@ _MODE_R = 0
 _MODE_W = 1
 THREAD_POLL_SLICE = 0.05    # a plain thread rechecks close/deadline this often
 
-_init_lock = new_lock()     # serializes creation of a runtime's Netpoll
+_init_lock = new_lock("netpollinit")     # serializes creation of a runtime's Netpoll
 _poll = select.poll         # bound before gpm.monkey can patch select (the runtime waits the original way)
 
 
@@ -156,7 +156,7 @@ class PollDesc:
         self.owner = owner      # weakref to the owning socket (pollopen), else None
         self.foreign = foreign  # made by wait_fd for an fd gpm does not own; lives while refs > 0
         self.refs = 0           # wait_fd calls using it (_fdtab_lock)
-        self.lock = new_lock()
+        self.lock = new_lock("polldesc")
         self.np = None
         self.rg = None
         self.wg = None
@@ -456,7 +456,7 @@ def _deadline_fire(arg, now):
 # -- the fd table ------------------------------------------------------------
 
 _fdtab = {}                 # fd -> its one PollDesc (see module doc)
-_fdtab_lock = new_lock()    # guards _fdtab and every PollDesc.refs; held across a close
+_fdtab_lock = new_lock("fdtab")    # guards _fdtab and every PollDesc.refs; held across a close
 
 
 def _stale(pd):

@@ -63,8 +63,8 @@ class Netpoll:
             self.ep.close()
             raise
         self.ep.register(self.efd, _IN)          # level-triggered: drained on every sight
-        self.lock = new_lock()
-        self.wlock = new_lock()
+        self.lock = new_lock("netpoll")
+        self.wlock = new_lock("netpollw")
         self.pds = {}
         self.owner = None
         self.break_pending = False

@@ -38,7 +38,7 @@ class RunQueue:
     __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree", "repacked")
 
     def __init__(self, capacity=RUNQ_SIZE):
-        self.lock = new_lock()
+        self.lock = new_lock("runq")
         self.cap = capacity
         self.buf = [None] * capacity
         self.head = 0                 # index of the oldest G (monotonic; slot = head % cap)
@@ -335,7 +335,7 @@ class P:
         self.free_workers = []        # finished worker greenlets for reuse (owner only)
         # timers: see timers.py
         self.timers = []
-        self.timers_lock = new_lock()
+        self.timers_lock = new_lock("timers")
         self.timer0 = float("inf")
         self.ntimers = 0
         self.timer_tie = 0

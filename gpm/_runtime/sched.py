@@ -44,7 +44,7 @@ from greenlet import getcurrent
 
 from .errors import Deadlock, FatalError
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
-from .locks import new_lock
+from .locks import new_lock, new_sema
 from .p import P, Pstatus
 from .timers import check_timers
 
@@ -70,7 +70,7 @@ _INF = float("inf")
 _copy_context = contextvars.copy_context
 
 # The running runtime (at most one at a time).  Guarded by _rt_lock.
-_rt_lock = new_lock()
+_rt_lock = new_lock("rt")
 _current = None
 
 # GPM_DEBUG=checks=1 of the running runtime: G status changes go through
@@ -94,8 +94,8 @@ class Sched:
     def __init__(self, procs, background=False, debug=None, seed=None):
         from .debugflags import parse_debug
         import os
-        self.lock = new_lock()
-        self.allglock = new_lock()
+        self.lock = new_lock("sched")
+        self.allglock = new_lock("allg")
         self.procs = procs
         self.background = background          # started by gpm.go outside gpm.run: no main, no checkdead
         self.owner_ident = threading.get_ident()  # the thread that started the runtime (blocked in gpm.run)
@@ -123,7 +123,7 @@ class Sched:
         self.sysmon_deep = False              # sysmon sleeps until a P leaves idle (guarded by lock)
         self.syscall_pool = None
         # outcome of a gpm.run (guarded by lock; set once)
-        self.done = new_lock()
+        self.done = new_sema()
         self.done.acquire()
         self.finished = False
         self.main_result = None

@@ -37,7 +37,7 @@ from greenlet import getcurrent
 from .chan import Chan, _NilChan, recv_poll, send_poll, CLOSED, block_forever, _note_plain
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet
-from .locks import new_lock
+from .locks import new_lock, new_sema
 from .sudog import Sudog
 
 __all__ = ["select", "default"]
@@ -241,7 +241,7 @@ def select(*cases):
             for lk in locks:
                 lk.release()
             return _finish(r, gr)
-    sel = [new_lock(), None]
+    sel = [new_sema(), None]
     sg0 = Sudog.current()
     sgs = []
     for kind, c, v, i in scases:

@@ -97,7 +97,7 @@ class Sema:
     __slots__ = ("lock", "count", "waiters")
 
     def __init__(self, count=0):
-        self.lock = new_lock()
+        self.lock = new_lock("sema")
         self.count = count        # free tokens (guarded by lock)
         self.waiters = WaitQ()    # parked acquirers (guarded by lock)
 
@@ -148,7 +148,7 @@ class NotifyList:
     __slots__ = ("lock", "wait_ticket", "notify_ticket", "waiters", "withdrawn")
 
     def __init__(self):
-        self.lock = new_lock()
+        self.lock = new_lock("sema")
         self.wait_ticket = 0
         self.notify_ticket = 0
         self.waiters = deque()

@@ -24,7 +24,7 @@ Fields other than ``g``/``sema`` belong to whoever holds the structure's lock
 from greenlet import getcurrent
 
 from .g import WorkerGreenlet
-from .locks import new_lock, os_timeout
+from .locks import new_lock, new_sema, os_timeout
 from . import sched as _sched
 from .timers import RTimer, addtimer, deltimer
 
@@ -54,7 +54,7 @@ class Sudog:
         if getattr(gr, "pp", None) is not None:
             raise RuntimeError("gpm: blocking operation on a scheduler greenlet (runtime bug)")
         _sched.note_foreign_thread()
-        sema = new_lock()
+        sema = new_sema()
         sema.acquire()
         return Sudog(None, sema)
 

@@ -41,7 +41,7 @@ from greenlet import getcurrent
 
 from . import sched as _s
 from .g import Gstatus, WaitReason, WorkerGreenlet, casgstatus
-from .locks import new_lock
+from .locks import new_lock, new_sema
 
 __all__ = ["syscall", "SyscallPool", "DEFAULT_THREADS"]
 
@@ -55,7 +55,7 @@ log = logging.getLogger("gpm")
 DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
 IDLE_EXIT = 10.0          # tokio: an idle blocking thread exits after 10 s
 
-_init_lock = new_lock()
+_init_lock = new_lock("syscallinit")
 
 
 def pool_size():
@@ -90,7 +90,7 @@ class SyscallPool:
     def __init__(self, sched, size=None):
         self.sched = sched
         self.size = size if size is not None else pool_size()
-        self.lock = new_lock()
+        self.lock = new_lock("syscallpool")
         self.queue = collections.deque()
         self.idle = []
         self.nthreads = 0
@@ -116,7 +116,7 @@ class SyscallPool:
             return None
         self.nthreads += 1
         self.nextid += 1
-        req.go = new_lock()
+        req.go = new_sema()
         req.go.acquire()
         t = threading.Thread(target=self._worker, args=(req,), name=f"gpm-syscall-{self.nextid}",
                              daemon=True)
@@ -124,7 +124,7 @@ class SyscallPool:
         return t
 
     def _worker(self, first):
-        sema = new_lock()
+        sema = new_sema()
         sema.acquire()
         lock = self.lock
         counted = True                        # still counted in nthreads

@@ -44,7 +44,7 @@ _HIDDEN_FILES = (os.path.join(os.path.dirname(_RUNTIME_DIR.rstrip(os.sep)), "deb
 
 # Last schedtrace print per runtime (sysmon is the only caller in practice;
 # the lock keeps a test calling the tick directly from racing it).
-_trace_lock = new_lock()
+_trace_lock = new_lock("trace")
 _last_trace = weakref.WeakKeyDictionary()
 
 

@@ -72,7 +72,7 @@ _SOL_SOCKET = _sm.SOL_SOCKET
 _SO_ERROR = _sm.SO_ERROR
 _CONNECT_WAIT = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
 _NS_MAX = 2 ** 63 - 1
-_gw_lock = new_lock()       # serializes the lazy creation of a socket's FdWaiter
+_gw_lock = new_lock("gw")       # serializes the lazy creation of a socket's FdWaiter
 
 
 def _parse_timeout(sock, value):
