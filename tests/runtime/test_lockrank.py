@@ -9,6 +9,9 @@ from tests.support import FatalError, rlocks, run_prog
 
 R = rlocks.RankedLock
 
+if rlocks._record is not None:
+    pytest.skip("GPM_LOCKRANK_RECORD logs violations instead of raising", allow_module_level=True)
+
 
 def test_suite_runs_with_lockrank_on():
     assert rlocks.lockrank_enabled()
