@@ -813,8 +813,12 @@ def goready_list(gs):
         return
     runnable = Gstatus.RUNNABLE
     byp = {}
+    checks = _checks
     for gp in gs:
-        gp.status = runnable
+        if checks:
+            casgstatus(gp, _READY_FROM, runnable)
+        else:
+            gp.status = runnable
         lst = byp.get(gp.pp)
         if lst is None:
             byp[gp.pp] = [gp]
