@@ -60,7 +60,7 @@ RANKS = {name: i for i, name in enumerate((
     "rt",           # sched._rt_lock: the one registered runtime
     "syscallinit",  # syscall._init_lock: creating a runtime's pool
     "netpollinit",  # netpoll._init_lock: creating a runtime's Netpoll
-    "gw",           # gpm.monkey socket: lazy creation of a socket's FdWaiter
+    "gw",           # gpm.monkey socket/select: lazy creation of an FdWaiter
     "context",      # gpm.context Context._mu
     "sync",         # gpm.sync objects' _mu (wait queues park under it)
     "net",          # gpm.net Conn/Listener _lock

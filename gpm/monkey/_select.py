@@ -41,7 +41,7 @@ _EPOLLPRI = _sel.EPOLLPRI
 # poll bits that epoll understands with the same values on Linux
 _POLL_TO_EPOLL = (_sel.POLLIN | _sel.POLLPRI | _sel.POLLOUT | _sel.POLLRDNORM | _sel.POLLRDBAND
                   | _sel.POLLWRNORM | _sel.POLLWRBAND | getattr(_sel, "POLLRDHUP", 0))
-_pd_lock = new_lock()       # serializes the lazy creation of an epoll object's FdWaiter
+_pd_lock = new_lock("gw")     # serializes the lazy creation of an epoll object's FdWaiter
 
 
 def _deadline_seconds(timeout, msg):
