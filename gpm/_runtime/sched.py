@@ -607,7 +607,7 @@ class Sched:
                 if th.is_alive():
                     return "foreign"
                 del self.foreign[ident]
-        if self._external_wait() and self._outside_thread_alive():
+        if self._external_wait():
             return "foreign"
         return "dead"
 
@@ -615,25 +615,17 @@ class Sched:
         """A goroutine is parked on an object any plain thread may release unannounced.
 
         gpm.monkey's patched locks give plain threads the original C fast path, so such a thread
-        never registers in ``foreign``; while a goroutine waits on one, any live outside thread
-        may still wake it.  Requires no lock held (takes allglock, a leaf).
+        never registers in ``foreign``.  Which threads could still release one cannot be known:
+        a thread just started with ``_thread.start_new_thread`` is in neither
+        ``threading.enumerate()`` nor ``_thread._count()`` until it first runs.  So while a
+        goroutine waits on one, checkdead answers "foreign" (re-check every 100 ms), never
+        "dead": a deadlock on patched locks alone hangs, as it would unpatched.  Requires no
+        lock held (takes allglock, a leaf).
         """
         with self.allglock:
             for gp in self.allgs.values():
                 if gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS:
                     return True
-        return False
-
-    def _outside_thread_alive(self):
-        """A live thread other than the runtime's own and the one blocked in gpm.run."""
-        mine = set(id(t) for t in self.ms)
-        if self.sysmon is not None and self.sysmon.thread is not None:
-            mine.add(id(self.sysmon.thread))
-        if self.syscall_pool is not None:
-            mine.update(id(t) for t in self.syscall_pool.threads())
-        for t in threading.enumerate():       # limbo threads too: starting, not yet "alive"
-            if id(t) not in mine and t.ident != self.owner_ident:
-                return True
         return False
 
     # -- goroutine body ------------------------------------------------------

@@ -348,3 +348,20 @@ print(data.name)
 """)
     assert out.splitlines() == ["['req0', 'req1', 'req2', 'req3', 'req4'] True",
                                 "thread sees None", "main thread"]
+
+
+def test_lock_released_by_a_raw_thread_is_no_deadlock():
+    # A thread from _thread.start_new_thread is not in threading.enumerate(); checkdead must
+    # still see it (test_socket's ThreadableTest starts its client threads this way).
+    out = run_script(PRELUDE + """
+import _thread
+def main():
+    ev = threading.Event()
+    def body():
+        time.sleep(0.3)          # every P is idle meanwhile; checkdead runs
+        ev.set()
+    _thread.start_new_thread(body, ())
+    return ev.wait()
+print(gpm.run(main, procs=1))
+""")
+    assert out.strip() == "True"
