@@ -4,6 +4,7 @@ Public modules (gpm/__init__.py, sync, context, net, _time) call only these
 functions and the Sudog/sema/timer primitives.
 """
 
+import functools
 import sys
 import threading
 import time
@@ -59,15 +60,15 @@ def run(main, *args, procs=None, **kwargs):
     except BaseException as e:          # KeyboardInterrupt and friends: stop promptly, re-raise
         interrupted = e
     finally:
-        sched.stop()
-        sched.join_threads()
-        _s.release_runtime(sched)
+        again = _shutdown(sched)
         try:
             sched.run_main_calls()      # callers are discarded goroutines; run them anyway
             sched.run_exit_hooks()
         except BaseException as e:      # noqa: BLE001 - a hook's failure is the run's failure
-            if interrupted is None:
-                interrupted = e
+            if again is None:
+                again = e
+    if interrupted is None:
+        interrupted = again
     if interrupted is not None:
         raise interrupted
     if sched.panic_exc is not None:
@@ -75,13 +76,37 @@ def run(main, *args, procs=None, **kwargs):
     return sched.main_result
 
 
+def _shutdown(sched):
+    """Stop ``sched``, join its threads, discard what is left and release it.
+
+    Returns a KeyboardInterrupt (or other BaseException) that arrived meanwhile,
+    or None.  A second Ctrl-C while the threads are joined stops the waiting
+    (the threads are daemons and exit on their own) but never skips the
+    release, so the next gpm.run works (issue 8, bug 5).
+    """
+    caught = None
+    release = functools.partial(_s.release_runtime, sched)
+    for step in (sched.stop, sched.join_threads, sched.discard_all, release):
+        # Each step is idempotent: retried if an interrupt cut it short, except
+        # the join, which a second Ctrl-C means to cut short.
+        for _ in range(1 if step is sched.join_threads else 3):
+            try:
+                step()
+                break
+            except BaseException as e:  # noqa: BLE001 - re-raised by run once released
+                if caught is None:
+                    caught = e
+    return caught
+
+
 def ensure_runtime():
-    """The running Sched, starting the background runtime if none runs."""
-    sched = _s._current
+    """The runtime for a plain thread: gpm.run's if one is in progress, else the
+    background one, started on first use."""
+    sched = _s._current or _s._background
     if sched is not None:
         return sched
     with _bg_lock:
-        sched = _s._current
+        sched = _s._current or _s._background
         if sched is None:
             sched = _s.start_runtime(default_procs(), background=True)
             sched.start()
@@ -93,7 +118,7 @@ def go(fn, *args, **kwargs):
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
     pp = getattr(getcurrent(), "pp", None)          # set on Ms' greenlets only
-    sched = pp.sched if pp is not None else (_s._current or ensure_runtime())
+    sched = pp.sched if pp is not None else (_s._current or _s._background or ensure_runtime())
     f = _getframe(1)
     code = f.f_code
     return sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname))
@@ -139,7 +164,7 @@ def current():
 
 
 def _sched_or_error(name):
-    sched = _s._current
+    sched = _s.current_sched()
     if sched is None:
         raise RuntimeError(f"gpm.{name}: no runtime is running")
     return sched
@@ -152,7 +177,7 @@ def gomaxprocs() -> int:
 
 def num_goroutine() -> int:
     """Goroutines that exist (not finished)."""
-    sched = _s._current
+    sched = _s.current_sched()
     if sched is None:
         return 0
     return len(sched.allgs)

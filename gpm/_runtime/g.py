@@ -22,6 +22,8 @@ Field guards:
                                        contextvars context); entered only by the G
   locals                               the G's own gpm.local dicts (glocal.py);
                                        written by the G, dropped at goexit
+  discarded                            guarded by ``sched.allglock``; set once by
+                                       Sched.discard when the run ends with the G alive
 """
 
 import greenlet
@@ -126,7 +128,7 @@ class G:
         "goid", "fn", "args", "kwargs", "parent", "created",
         "pp", "gr", "status", "waitreason", "waitsince",
         "result", "exc", "_done", "joiners",
-        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "__weakref__",
+        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "__weakref__",
     )
 
     def __init__(self, sched, goid, fn, args, kwargs, parent=0, created=None, ctx=None):
@@ -151,6 +153,7 @@ class G:
         self.sleep_timer = None       # reused by gpm.sleep
         self.ctx = ctx                # contextvars.Context the G runs in (a copy of the spawner's)
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
+        self.discarded = False        # still alive when its runtime stopped (Sched.discard)
 
     # -- public handle (gpm.Goroutine) ------------------------------------
 
@@ -168,13 +171,16 @@ class G:
         Works from a goroutine (parks it) or a plain thread (blocks it).
         Raises TimeoutError if ``timeout`` seconds pass first.  If the
         goroutine raised, its exception is raised here too (the run is
-        aborted by it regardless: joining does not catch a panic).
+        aborted by it regardless: joining does not catch a panic).  Raises
+        RuntimeError ("... was discarded ...") at once if the goroutine was
+        still alive when its runtime stopped (Go: program exit), or when that
+        happens while waiting.
         """
         timeout = _check_timeout(timeout, "Goroutine.join: timeout")
         if not self._done:
             lock = self.sched.allglock
             lock.acquire()
-            if not self._done:
+            if not self._done and not self.discarded:
                 sg = _Sudog.current(self.sched)
                 if sg.g is self:
                     lock.release()
@@ -186,6 +192,9 @@ class G:
                     raise TimeoutError(f"join: goroutine {self.goid} still running after {timeout}s")
             else:
                 lock.release()
+            if self.discarded and not self._done:
+                raise RuntimeError(f"join: goroutine {self.goid} was discarded: its runtime stopped "
+                                   "(gpm.run returned) before it finished")
         if self.exc is not None:
             raise self.exc
         return self.result

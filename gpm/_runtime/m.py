@@ -7,7 +7,11 @@ goroutine falls back into the scheduler.  Any exception escaping the
 scheduler is a runtime bug: it aborts the run (STYLE.md section 4).
 """
 
+import logging
+
 from .g import G0Greenlet
+
+log = logging.getLogger("gpm")
 
 __all__ = ["mstart"]
 
@@ -26,7 +30,13 @@ def mstart(sched, pp):
             e = fe
         sched.finish(exc=e)
     finally:
-        # Drop this thread's greenlets; parked goroutines are discarded (Go: program exit).
+        # Unwind this thread's greenlets here, on their own thread: parked
+        # goroutines are discarded (Go: program exit), and nothing suspended
+        # is left to keep the runtime alive once the thread is gone.
+        try:
+            sched.unwind(pp)
+        except BaseException:               # noqa: BLE001 - the run is over; report, do not hide
+            log.exception("gpm: unwinding the goroutines of M%d failed", pp.id)
         pp.free_workers.clear()
         pp.curg = None
         pp.g0 = None

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 
-from greenlet import getcurrent
+from greenlet import getcurrent, GreenletExit
 
 from .errors import Deadlock, FatalError
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
@@ -62,6 +62,7 @@ TIME_SLICE = 0.010                 # Go's forcePreemptNS: runnext stops inheriti
 GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st schedtick
 STEAL_PASSES = 4                   # Go's stealWork tries 4 rounds over all Ps
 MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
+UNWIND_TRIES = 3                   # GreenletExit throws into a discarded G that parks again
 FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
 # Wait reasons of objects that plain threads may release without registering (checkdead).
 EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
@@ -69,9 +70,13 @@ EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
 _INF = float("inf")
 _copy_context = contextvars.copy_context
 
-# The running runtime (at most one at a time).  Guarded by _rt_lock.
+# The runtimes (written under _rt_lock; read racily as one reference, atomic):
+#   _current     the runtime of the gpm.run in progress (at most one)
+#   _background  the runtime gpm.go started outside gpm.run (at most one); it
+#                runs beside any later gpm.run (README, "Background runtime")
 _rt_lock = new_lock("rt")
 _current = None
+_background = None
 
 # GPM_DEBUG=checks=1 of the running runtime: G status changes go through
 # casgstatus.  Set by start_runtime before any G exists; a module global so the
@@ -81,8 +86,12 @@ _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
 
 
 def current_sched():
-    """The running Sched or None (racy read of one reference: atomic)."""
-    return _current
+    """The caller's runtime: a goroutine's own, else gpm.run's, else the
+    background one, else None.  Any thread (racy reads of one reference each)."""
+    pp = getattr(getcurrent(), "pp", None)
+    if pp is not None:
+        return pp.sched
+    return _current or _background
 
 
 def getg():
@@ -212,6 +221,81 @@ class Sched:
                 log.warning("gpm: thread %s did not stop within %.1fs (a goroutine is blocking it)",
                             t.name, timeout)
 
+    # -- discarding goroutines at exit (Go: the program exits) ----------------
+
+    def discard(self, gs):
+        """Mark live ``gs`` discarded, drop them from allgs and wake their joiners
+        that would otherwise wait forever: plain threads and goroutines of
+        another runtime (those of this one are discarded too).  Any thread."""
+        wake = []
+        with self.allglock:
+            for gp in gs:
+                if gp._done or gp.discarded:
+                    continue
+                gp.discarded = True
+                self.allgs.pop(gp.goid, None)
+                js = gp.joiners
+                gp.joiners = None
+                if js:
+                    wake.extend(sg for sg in js if sg.g is None or sg.g.sched is not self)
+        for sg in wake:
+            sg.wake()
+
+    def discard_all(self):
+        """After the Ms stopped: discard every G left (never run, or pinned to an
+        M that could not unwind it).  A G still running on a stuck M (it blocks
+        its thread in user code) is left alone: it may still finish.  Any thread."""
+        with self.allglock:
+            gs = [gp for gp in self.allgs.values() if gp.status != Gstatus.RUNNING]
+        self.discard(gs)
+
+    def unwind(self, pp):
+        """Unwind every greenlet of ``pp``'s M before its thread exits.  Owner M
+        only, after ``schedule`` returned (its g0 is dead).
+
+        A started greenlet can be thrown into only from its own thread, and one
+        left suspended on an exited thread keeps its frames, and through them
+        the whole runtime, alive forever (issue 8, bug 7).  So: idle workers get
+        GreenletExit between goroutines and die at once; each goroutine parked
+        or queued on this P is discarded (joiners told) and gets GreenletExit at
+        its park point, so its ``finally`` blocks and ``with`` exits run on its
+        own M.  One that parks again while unwinding is thrown into again, up to
+        UNWIND_TRIES times, then left (logged).  A G inside gpm.syscall is left
+        to its pool thread (its greenlet stays until the call returns).
+        """
+        fw = pp.free_workers
+        idle = list(fw)
+        fw.clear()
+        for gr in idle:
+            if not gr.dead:
+                gr.throw(GreenletExit)
+        with self.allglock:
+            mine = [gp for gp in self.allgs.values()
+                    if gp.pp is pp and gp.status != Gstatus.SYSCALL]
+        self.discard(mine)
+        for gp in mine:
+            gr = gp.gr
+            if gr is None or not gp.discarded:
+                continue
+            status = gp.status
+            for _ in range(UNWIND_TRIES):
+                if gr.dead:
+                    break
+                # Not a scheduler transition: the G runs once more, on its own M,
+                # only to unwind; afterwards it keeps its old status so a late
+                # goready from a plain thread stays harmless.
+                gp.status = Gstatus.RUNNING
+                pp.curg = gp
+                gr.throw(GreenletExit)
+            else:
+                if not gr.dead:
+                    log.warning("gpm: goroutine %d kept parking while being discarded at exit; "
+                                "its stack is left unwound", gp.goid)
+            pp.curg = None
+            if gp.status == Gstatus.RUNNING:
+                gp.status = status
+            gp.gr = None
+
     # -- goroutine creation and exit ---------------------------------------
 
     def newproc(self, fn, args, kwargs, created=None):
@@ -228,6 +312,11 @@ class Sched:
         parent = getattr(cur, "gp", None)
         ctx = _copy_context()                 # asyncio's Task rule (API.md "Goroutine context")
         with self.allglock:
+            if self.stopping:
+                # Checked under allglock, which discard_all takes after stopping
+                # is set: a G is either registered before it (and discarded by it,
+                # so its join says so) or refused here.  Never silently lost.
+                raise RuntimeError("gpm.go: the runtime is stopping (its gpm.run is returning)")
             goid = self.goidgen
             self.goidgen = goid + 1
             gp = G(self, goid, fn, args, kwargs, parent.goid if parent is not None else 0, created, ctx)
@@ -258,7 +347,7 @@ class Sched:
             casgstatus(gp, Gstatus.RUNNING, Gstatus.DEAD)
         else:
             gp.status = Gstatus.DEAD
-        del self.allgs[gp.goid]
+        self.allgs.pop(gp.goid, None)         # absent if discarded (unwound at exit)
         lock.release()
         gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = None
         if joiners:
@@ -609,6 +698,8 @@ class Sched:
                 del self.foreign[ident]
         if self._external_wait():
             return "foreign"
+        if background_busy(self):
+            return "foreign"                  # a background goroutine could still wake one
         return "dead"
 
     def _external_wait(self):
@@ -647,6 +738,13 @@ class Sched:
                 result = gp.fn(*gp.args, **kw) if kw else gp.fn(*gp.args)
                 exc = None
             except BaseException as e:          # noqa: BLE001 - handed to gopanic, never dropped
+                if gp.discarded:
+                    # Unwound at exit by Sched.unwind: the run is over, no goexit.
+                    if not isinstance(e, GreenletExit):
+                        log.warning("gpm: goroutine %d raised %r while being discarded at exit",
+                                    gp.goid, e)
+                    me.gp = None
+                    return None
                 result = None
                 exc = e
                 if isinstance(e, FatalError):
@@ -873,46 +971,58 @@ def gosched():
 
 def note_foreign_thread():
     """Record that the calling plain thread uses gpm objects (checkdead counts it)."""
-    sched = _current
-    if sched is None:
-        return
-    th = threading.current_thread()
-    ident = th.ident
-    if ident not in sched.foreign:
-        with sched.lock:
-            sched.foreign[ident] = th
+    th = None
+    for sched in (_current, _background):
+        if sched is None:
+            continue
+        if th is None:
+            th = threading.current_thread()
+        if th.ident not in sched.foreign:
+            with sched.lock:
+                sched.foreign[th.ident] = th
 
 
 # -- runtime lifetime ------------------------------------------------------
 
 def start_runtime(procs, background=False, seed=None):
-    """Create and register a Sched.  Raises RuntimeError if one is running."""
-    global _current, _checks
+    """Create and register a Sched: gpm.run's, or (``background``) gpm.go's
+    outside gpm.run.  Raises RuntimeError if one of that kind is running."""
+    global _current, _background, _checks
     with _rt_lock:
-        if _current is not None:
-            if _current.background and not background:
-                raise RuntimeError(
-                    "gpm.run: a background runtime started by gpm.go() outside gpm.run is "
-                    "still running; start goroutines inside gpm.run instead")
+        if (_background if background else _current) is not None:
             raise RuntimeError("gpm: a runtime is already running")
         sched = Sched(procs, background=background, seed=seed)
         _checks = bool(sched.debug.checks)
-        _current = sched
+        if background:
+            _background = sched
+        else:
+            _current = sched
     return sched
 
 
 def release_runtime(sched):
-    global _current
+    global _current, _background
     with _rt_lock:
         if _current is sched:
             _current = None
+        if _background is sched:
+            _background = None
+
+
+def background_busy(sched):
+    """True if a background runtime other than ``sched`` has live goroutines
+    (they could still wake one of ``sched``'s).  Any thread."""
+    bg = _background
+    return bg is not None and bg is not sched and bool(bg.allgs)
 
 
 def stop_background(timeout=5.0):
-    """Stop the background runtime (if any) and join its threads (tests, atexit)."""
-    sched = _current
-    if sched is None or not sched.background:
+    """Stop the background runtime (if any): join its threads, discard its
+    goroutines, release it.  Tests, fork and atexit; any thread."""
+    sched = _background
+    if sched is None:
         return
     sched.finish()
     sched.join_threads(timeout)
+    sched.discard_all()
     release_runtime(sched)

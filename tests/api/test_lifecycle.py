@@ -1,0 +1,223 @@
+"""Runtime lifecycle (issue 8): shutdown under Ctrl-C, nothing leaked across runs,
+goroutines discarded at exit, gpm.go around a run's end, the background runtime."""
+
+import gc
+import os
+import socket
+import textwrap
+import threading
+
+import pytest
+
+import gpm
+from tests.support import gpm_threads, run_prog, Sched
+
+
+def _live_scheds():
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is Sched)
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _one_run_of_everything():
+    """A run using channels, timers, net, syscall, finished and parked goroutines."""
+    def main():
+        ch = gpm.Chan()
+        gpm.go(lambda: ch.send(gpm.syscall(sum, [1, 2])))
+        assert ch.recv() == 3
+        gpm.after(0.001).recv()
+        with gpm.net.listen("tcp", "127.0.0.1:0") as ln:
+            def serve():
+                c = ln.accept()
+                c.write(c.read(5))
+                c.close()
+            gpm.go(serve)
+            c = gpm.net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
+            c.write(b"hello")
+            assert c.read_exactly(5) == b"hello"
+            c.close()
+        never = gpm.Chan()
+        for _ in range(20):
+            gpm.go(never.recv)              # parked at exit: discarded
+        gpm.sleep(0.001)
+        return True
+    return main
+
+
+def test_hundred_runs_leak_no_runtime_thread_or_fd():
+    """Bug 7: every run left its whole Sched alive (idle worker greenlets stayed
+    suspended on an M thread that had exited); 100 runs left 100 Scheds."""
+    main = _one_run_of_everything()
+    gpm.run(main, procs=2)               # warm up imports and caches
+    scheds0, fds0 = _live_scheds(), _fds()
+    for i in range(100):
+        assert gpm.run(main, procs=(1, 2, 4)[i % 3])
+    assert _live_scheds() <= scheds0
+    assert _fds() <= fds0
+    assert not gpm_threads()
+
+
+def test_discarded_goroutines_unwind_on_their_own_m():
+    """Goroutines alive at exit are unwound (GreenletExit) on their own M thread,
+    so their finally blocks run and nothing of theirs stays alive."""
+    ran = []
+    scheds0 = _live_scheds()
+
+    def parked(ch):
+        try:
+            ch.recv()
+        finally:
+            ran.append(threading.current_thread().name)
+
+    def main():
+        ch = gpm.Chan()
+        for _ in range(10):
+            gpm.go(parked, ch)
+        gpm.sleep(0.01)
+        return gpm.num_goroutine()
+    assert gpm.run(main, procs=2) == 11
+    assert len(ran) == 10 and all(n.startswith("gpm-M") for n in ran)
+    assert _live_scheds() <= scheds0
+
+
+def test_join_of_a_goroutine_discarded_at_exit_raises_promptly():
+    """Bug 11: join() of a goroutine discarded at exit blocked forever."""
+    box = []
+
+    def main():
+        box.append(gpm.go(gpm.Chan().recv))          # parked forever
+        box.append(gpm.go(lambda: None))             # spawned, maybe never run
+        return 1
+    assert gpm.run(main, procs=1) == 1
+    with pytest.raises(RuntimeError, match="discarded"):
+        box[0].join(timeout=10)
+    assert not box[0].done()
+
+
+def test_plain_thread_blocked_in_join_is_told_when_the_run_ends():
+    got = []
+
+    def main():
+        g = gpm.go(gpm.Chan().recv)
+        started = gpm.Chan(1)
+
+        def th():
+            started.send(None)
+            try:
+                g.join(timeout=20)
+            except BaseException as e:               # noqa: BLE001 - recorded for the assert
+                got.append(e)
+        t = threading.Thread(target=th)
+        t.start()
+        started.recv()
+        return t
+    t = gpm.run(main, procs=2)
+    t.join(20)
+    assert not t.is_alive()
+    assert len(got) == 1 and isinstance(got[0], RuntimeError) and "discarded" in str(got[0])
+
+
+def test_go_from_plain_thread_as_a_run_ends_is_never_lost(procs):
+    """Bug 10: a goroutine handed to a dying runtime never ran and its join
+    blocked forever.  Now each one runs, or gpm.go raises, or join says
+    'discarded' at once."""
+    handles, refused = [], []
+    stop = threading.Event()
+    started = threading.Event()
+
+    def spawner():
+        while not stop.is_set() and len(handles) + len(refused) < 20000:
+            try:
+                handles.append(gpm.go(int, 7))
+            except RuntimeError as e:
+                assert "stopping" in str(e)
+                refused.append(e)
+            started.set()
+
+    t = threading.Thread(target=spawner)
+
+    def main():
+        t.start()
+        started.wait()
+        return True
+    assert gpm.run(main, procs=procs)
+    stop.set()
+    t.join()
+    outcomes = {"ran": 0, "discarded": 0}
+    for h in handles:
+        try:
+            assert h.join(timeout=10) == 7
+            outcomes["ran"] += 1
+        except RuntimeError as e:
+            assert "discarded" in str(e)
+            outcomes["discarded"] += 1
+    assert outcomes["ran"] + outcomes["discarded"] == len(handles)
+
+
+def test_finished_background_goroutine_does_not_stop_the_next_run():
+    """Bug 10: after gpm.go outside gpm.run, every later gpm.run failed with
+    'a background runtime ... is still running'."""
+    assert gpm.go(lambda: 41).join(timeout=10) == 41
+    assert gpm.run(lambda: 42, procs=1) == 42
+    assert gpm.run(lambda: 43, procs=2) == 43
+
+
+def test_live_background_goroutines_run_beside_gpm_run():
+    """The rule (README): a gpm.run starts its own runtime beside the
+    background one; they talk over channels; a run waiting on a background
+    goroutine is not a deadlock."""
+    ch = gpm.Chan()
+    bg = gpm.go(lambda: ch.recv() + 1)
+
+    def main():
+        me = gpm.current()
+        ch.send(41)
+        return bg.join(), me.id
+    assert gpm.run(main, procs=1) == (42, 1)
+    # The background runtime still works after the run.
+    assert gpm.go(lambda: "still here").join(timeout=10) == "still here"
+
+
+def test_second_ctrl_c_during_shutdown_still_releases_the_runtime():
+    """Bug 5: a second KeyboardInterrupt while gpm.run joined its threads
+    skipped the release, and every later gpm.run said 'a runtime is already running'."""
+    src = textwrap.dedent("""
+        import _thread, signal, sys, threading, time
+        import gpm
+
+        ev = threading.Event()
+        main_id = threading.main_thread().ident
+
+        def in_join():
+            f = sys._current_frames().get(main_id)
+            while f is not None:
+                if f.f_code.co_name == "join_threads":
+                    return True
+                f = f.f_back
+            return False
+
+        def second_ctrl_c():
+            for _ in range(3000):          # bounded: 30 s
+                if in_join():
+                    signal.pthread_kill(main_id, signal.SIGINT)
+                    return
+                time.sleep(0.01)           # polling an observation, not synchronization
+
+        def main():
+            threading.Thread(target=second_ctrl_c, daemon=True).start()
+            _thread.interrupt_main()       # first Ctrl-C
+            ev.wait(30)                    # the goroutine blocks its M: join_threads waits
+
+        try:
+            gpm.run(main, procs=1)
+        except KeyboardInterrupt:
+            print("interrupted")
+        ev.set()
+        print(gpm.run(lambda: 42, procs=1))
+    """)
+    r = run_prog(src, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["interrupted", "42"]
