@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-matrix bench stress clean
+.PHONY: venv demo test test-matrix test-wheel lint bench stress clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,17 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# Build the sdist and wheel, install the wheel into a fresh venv in a temp dir
+# (not editable) and run a smoke program and the examples from there.
+test-wheel: venv
+	tools/test_wheel.sh $(PY) $(PYTHON)
+
+# mypy (--strict on the public modules, plain on gpm/_runtime) and ruff.
+lint: venv
+	$(PY) -m mypy
+	$(PY) -m mypy --strict $(STRICT_MYPY)
+	$(PY) -m ruff check .
 
 # The suite on every other supported CPython found under pyenv (not run by CI).
 test-matrix: test

@@ -87,7 +87,7 @@ def require_gpm(*names: str):
     try:
         import gpm  # noqa: F401  (imported for its side effect on sys.modules)
     except Exception as exc:  # ImportError, or a half-written package
-        raise Unavailable(f"import gpm failed: {type(exc).__name__}: {exc}")
+        raise Unavailable(f"import gpm failed: {type(exc).__name__}: {exc}") from exc
     import importlib
 
     for dotted in names:
@@ -102,9 +102,9 @@ def require_gpm(*names: str):
                 try:
                     obj = importlib.import_module(path)
                 except ModuleNotFoundError:
-                    raise Unavailable(f"{path} missing")
+                    raise Unavailable(f"{path} missing") from None
                 except Exception as exc:
-                    raise Unavailable(f"{path} failed ({type(exc).__name__}: {exc})")
+                    raise Unavailable(f"{path} failed ({type(exc).__name__}: {exc})") from exc
     return gpm
 
 
@@ -296,7 +296,7 @@ class Comparison:
         widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
         for i, row in enumerate(table):
             line = "  " + row[0].ljust(widths[0]) + "  " + "  ".join(
-                cell.rjust(w) for cell, w in zip(row[1:], widths[1:]))
+                cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
             print(line)
             if i == 0:
                 print("  " + "-" * (len(line) - 2))

@@ -14,7 +14,6 @@ too low, N is reduced to fit and the output says so.
 """
 
 import argparse
-import os
 import resource
 import subprocess
 import sys

@@ -6,7 +6,10 @@ Public names (the contract is shared/API.md):
   dump_goroutines Goroutine Stats Deadlock ClosedChannelError
   Chan nilchan select default after Timer after_func Ticker
   submodules: gpm.sync gpm.context gpm.net gpm.debug
+  __version__ (not in __all__)
 """
+
+from ._version import __version__ as __version__
 
 from ._runtime.api import run as run, go as go, gosched as gosched, sleep as sleep
 from ._runtime.api import current as current, gomaxprocs as gomaxprocs, num_goroutine as num_goroutine

@@ -235,7 +235,7 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
     if progress is not None:
         progress(sum(done_by), n, _mono() - t_start)
 
-    waits = sorted(s - q for s, q in zip(start_t, spawn_t) if s)
+    waits = sorted(s - q for s, q in zip(start_t, spawn_t, strict=True) if s)
     tasks = [0] * procs
     for p in where:
         if 0 <= p < procs:

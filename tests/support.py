@@ -65,3 +65,8 @@ def run_prog(src, debug=None, timeout=60, **env):
 from gpm._runtime.duration import check_duration, check_timeout, check_deadline  # noqa: E402
 
 __all__ += ["check_duration", "check_timeout", "check_deadline"]
+
+# Default procs (Go 1.25's container-aware GOMAXPROCS).
+from gpm._runtime.debugflags import default_procs, cgroup_cpu_limit, available_cpus  # noqa: E402
+
+__all__ += ["default_procs", "cgroup_cpu_limit", "available_cpus"]

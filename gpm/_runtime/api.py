@@ -15,7 +15,7 @@ from . import sched as _s
 from .debugflags import default_procs
 from .locks import new_lock
 from .duration import check_duration
-from .g import G, Gstatus, WaitReason, WorkerGreenlet
+from .g import WaitReason, WorkerGreenlet
 from .timers import RTimer, modtimer
 
 __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]

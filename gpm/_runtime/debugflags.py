@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 
-__all__ = ["DebugFlags", "parse_debug", "default_procs"]
+__all__ = ["DebugFlags", "parse_debug", "default_procs", "available_cpus", "cgroup_cpu_limit"]
 
 log = logging.getLogger("gpm")
 
@@ -63,8 +63,77 @@ def parse_debug(text: str | None) -> DebugFlags:
     return DebugFlags(**values)
 
 
-def default_procs() -> int:
-    """GPM_MAXPROCS if set and valid, else os.cpu_count()."""
+CGROUP_ROOT = "/sys/fs/cgroup"          # the cgroup v2 mount
+CGROUP_MIN_PROCS = 1                    # floor of a quota-derived count (see default_procs)
+
+
+def _cgroup_cpu_max_path() -> str:
+    """This process's cgroup v2 ``cpu.max``: the leaf cgroup named in
+    /proc/self/cgroup (``0::/path``), as Go reads it; the mount's own file
+    when that is absent (inside a container the leaf is usually ``/``)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                hid, _, rest = line.rstrip("\n").partition(":")
+                ctrls, _, rel = rest.partition(":")
+                if hid == "0" and ctrls == "" and rel.startswith("/"):
+                    leaf = os.path.join(CGROUP_ROOT, rel.lstrip("/"), "cpu.max")
+                    if os.path.exists(leaf):
+                        return leaf
+    except OSError:
+        pass
+    return os.path.join(CGROUP_ROOT, "cpu.max")
+
+
+def cgroup_cpu_limit(path: str | None = None) -> int | None:
+    """The CPU count allowed by a cgroup v2 ``cpu.max`` file, or None.
+
+    The file reads ``"<quota> <period>"`` (microseconds) or ``"max <period>"``
+    (no limit).  The count is quota/period rounded up, at least
+    CGROUP_MIN_PROCS.  None when the file is missing, unreadable, says
+    ``max`` or does not parse (no limit known).  ``path`` defaults to this
+    process's cgroup (tests pass a fake file).
+    """
+    if path is None:
+        path = _cgroup_cpu_max_path()
+    try:
+        with open(path) as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(CGROUP_MIN_PROCS, -(-quota // period))
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: os.process_cpu_count() (3.13+), else the
+    affinity mask (os.sched_getaffinity), else os.cpu_count(); at least 1."""
+    pcc = getattr(os, "process_cpu_count", None)
+    if pcc is not None:
+        n = pcc()
+    else:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            n = os.cpu_count()
+    return n or 1
+
+
+def default_procs(cpu_max: str | None = None) -> int:
+    """The default number of Ps (Go 1.25's default GOMAXPROCS).
+
+    GPM_MAXPROCS if set (it wins; an invalid value raises ValueError), else
+    the CPUs this process may use (``available_cpus``) capped by the cgroup
+    v2 CPU quota (``cgroup_cpu_limit(cpu_max)``).  Go rounds the quota up
+    the same way; its floor is 2 where ours (CGROUP_MIN_PROCS) is 1.
+    """
     raw = os.environ.get("GPM_MAXPROCS")
     if raw:
         try:
@@ -74,4 +143,8 @@ def default_procs() -> int:
         if n < 1:
             raise ValueError(f"GPM_MAXPROCS must be >= 1, got {n}")
         return n
-    return os.cpu_count() or 1
+    n = available_cpus()
+    limit = cgroup_cpu_limit(cpu_max)
+    if limit is not None and limit < n:
+        n = limit
+    return n

@@ -39,6 +39,8 @@ def _check(value: object, name: str, what: str) -> float:
         try:
             d = float(value)
         except OverflowError:          # an int beyond float range: longer than any wait
+            if not isinstance(value, int):
+                raise
             d = math.inf if value > 0 else -math.inf
     if _isnan(d):
         raise ValueError(f"{name} is NaN")

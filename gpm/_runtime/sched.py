@@ -49,7 +49,7 @@ from .p import P, Pstatus
 from .timers import check_timers
 
 __all__ = [
-    "Sched", "gopark", "goready", "goready_list", "gosched", "newproc", "current_sched", "start_runtime",
+    "Sched", "gopark", "goready", "goready_list", "gosched", "current_sched", "start_runtime",
     "stop_background", "note_foreign_thread", "nanotime", "getg",
 ]
 

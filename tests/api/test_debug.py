@@ -43,7 +43,8 @@ def test_goroutine_profile_folded(tmp_path):
 
     def main():
         sl = [gpm.go(sleeper) for _ in range(4)]
-        js = [gpm.go(_profile_joiner, sl[0]) for _ in range(2)]
+        for _ in range(2):
+            gpm.go(_profile_joiner, sl[0])
         _wait_for(lambda: len(started) == 4
                   and all(gpm.dump_goroutines().count("goroutine join") >= 2 for _ in [0]))
         alive = gpm.num_goroutine()

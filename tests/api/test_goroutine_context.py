@@ -211,7 +211,7 @@ def test_local_dict_delattr_and_missing_attribute():
         d = loc.__dict__
         del loc.a
         with pytest.raises(AttributeError, match="'a'"):
-            loc.a
+            loc.a  # noqa: B018  (the attribute read is the test)
         with pytest.raises(AttributeError):
             del loc.a
         with pytest.raises(AttributeError, match="read-only"):
@@ -264,7 +264,7 @@ def test_local_failed_init_runs_again_on_next_access():
 
     def child(f):
         with pytest.raises(ValueError):
-            f.ok
+            f.ok  # noqa: B018  (the attribute read is the test)
         return f.ok
 
     def main():

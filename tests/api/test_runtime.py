@@ -81,7 +81,7 @@ def test_gosched_alternates_on_one_p():
     trace = []
 
     def worker(name):
-        for i in range(3):
+        for _ in range(3):
             trace.append(name)
             gpm.gosched()
 

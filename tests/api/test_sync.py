@@ -1,7 +1,6 @@
 """gpm.sync against API.md and Go's sync package rules."""
 
 import threading
-import time
 
 import pytest
 

@@ -79,7 +79,8 @@ def test_schedtrace_line_matches_stats_procs2():
             a = gpm.stats()
             line = _trace.schedtrace(sched)
             b = gpm.stats()
-            key = lambda s: (s.idle_ps, s.spinning_ms, s.global_runq, [p.runq for p in s.ps])
+            def key(s):
+                return (s.idle_ps, s.spinning_ms, s.global_runq, [p.runq for p in s.ps])
             if key(a) == key(b):
                 return a, line, _gpm_thread_count()
             gpm.sleep(0.005)
@@ -112,7 +113,6 @@ def test_scheddetail_lines():
     assert SCHED_RE.match(lines[0]), lines[0]
     plines = [l for l in lines if re.match(r"^  P\d+: status=\d ", l)]
     mlines = [l for l in lines if re.match(r"^  M\d+: p=", l)]
-    glines = [l for l in lines if re.match(r"^  G\d+: status=\d\(", l)]
     assert len(plines) == 2 and len(mlines) >= 2
     assert any("name=gpm-M0" in l for l in mlines)
     assert re.search(r"^  P\d+: .*runqsize=\d+ .*timerslen=\d+", plines[0])
@@ -212,9 +212,11 @@ def test_dump_shows_parked_goroutines_with_stacks():
     def main():
         sleepers = [gpm.go(_sleepy_outer) for _ in range(3)]
         j = gpm.go(_joiner, sleepers[0])
-        _wait_for(lambda: all(f"goroutine {g.id} [" in gpm.dump_goroutines()
-                              and "(not started)" not in gpm.dump_goroutines().split(f"goroutine {g.id} [")[1].split("\n\n")[0]
-                              for g in sleepers + [j]))
+        def started(g):
+            dump = gpm.dump_goroutines()
+            head = f"goroutine {g.id} ["
+            return head in dump and "(not started)" not in dump.split(head)[1].split("\n\n")[0]
+        _wait_for(lambda: all(started(g) for g in sleepers + [j]))
         late = gpm.go(_never_started)            # in runnext: created, not run yet
         return [g.id for g in sleepers], j.id, late.id, gpm.dump_goroutines()
 
