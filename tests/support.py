@@ -5,6 +5,7 @@ import threading
 from gpm._runtime.p import RunQueue, P
 from gpm._runtime import timers as rtimers
 from gpm._runtime.sched import current_sched, Sched
+from gpm._runtime.sched import getg
 from gpm._runtime import sched as rsched
 from gpm._runtime.g import Gstatus, casgstatus, TRANSITIONS
 from gpm._runtime.sudog import Sudog
@@ -15,7 +16,7 @@ from gpm._runtime.locks import Note
 from gpm._runtime import preempt
 from gpm._runtime import locks as rlocks
 
-__all__ = ["RunQueue", "P", "rtimers", "current_sched", "Sched", "FakeG", "jain", "gpm_threads",
+__all__ = ["RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
            "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
            "netpoll", "Netpoll", "Note", "preempt", "rlocks"]
 

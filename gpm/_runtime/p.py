@@ -304,7 +304,7 @@ class P:
       timers ...                see timers.py (P.timers_lock)
       parked                    runq.lock: the M is about to sleep / sleeping on ``note``
       status                    Sched.lock (idle while in Sched.pidle)
-      curg schedtick slice_start check_global counters
+      curg schedtick slice_start check_global counters readybatch
                                 owner M only; read racily by stats/sysmon
       preempt_req               preempt._lock (a pending preemption request, preempt.py)
     """
@@ -315,7 +315,7 @@ class P:
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
-        "preempt_req", "preempted",
+        "preempt_req", "preempted", "readybatch",
     )
 
     def __init__(self, sched, pid, seed=None):
@@ -351,6 +351,8 @@ class P:
         self.spinning = False         # the M is spinning (guarded by Sched.lock)
         self.preempt_req = None       # pending preemption request (guarded by preempt._lock)
         self.preempted = 0            # Gs preempted on this P (owner only)
+        self.readybatch = None        # owner M only: a list while it fires its own timers
+                                      # (goready collects there; timers.py readies it in order)
 
     def wake(self):
         """Wake this P's M if it sleeps (on its note, or in the netpoller).  Any thread.

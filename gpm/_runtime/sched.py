@@ -29,7 +29,9 @@ Parking an idle M (stopm), step by step:
   3. under the P's runq lock: if the local queue is empty, set ``parked``;
      a goready that forwards a G to this P reads ``parked`` under the same
      lock and wakes the note;
-  4. sleep on the P's note until woken or until the P's earliest timer;
+  4. sleep on the P's note until woken or until the earliest timer of this
+     P or of any non-idle P (a busy P's goroutine may never yield: the idle
+     M then fires its timers in findrunnable, steal_timers);
   5. leave pidle under Sched.lock (wakep may already have taken it off).
 """
 
@@ -46,10 +48,10 @@ from .errors import Deadlock, FatalError
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
 from .locks import new_lock, new_sema
 from .p import P, Pstatus
-from .timers import check_timers
+from .timers import check_timers, run_timers
 
 __all__ = [
-    "Sched", "gopark", "goready", "goready_list", "gosched", "current_sched", "start_runtime",
+    "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "current_sched", "start_runtime",
     "stop_background", "note_foreign_thread", "nanotime", "getg",
 ]
 
@@ -543,7 +545,43 @@ class Sched:
                 gp = self.stealwork(pp)
                 if gp is not None:
                     return gp, False
+            # Other Ps' due timers (Go's stealWork runs them in its last
+            # pass): a P whose goroutine does not yield cannot fire its own,
+            # and their callbacks may ready Gs pinned here.
+            if self.procs > 1 and self.steal_timers(pp, now):
+                continue
             self.stopm(pp)
+
+    def steal_timers(self, pp, now):
+        """Fire the due timers of every other P; return how many fired.  ``pp``'s M only.
+
+        Lock order: each P's timers lock is taken alone (a leaf) and released
+        before the callbacks run, exactly as when the owner fires them
+        (timers.py: any M may fire any P's timers).  ``timer0`` is read
+        without the lock as a hint (timers.py explains why that is safe).
+        """
+        fired = 0
+        for p2 in self.allp:
+            if p2 is not pp and p2.timer0 <= now:
+                fired += run_timers(p2, now)
+        return fired
+
+    def others_timer0(self, pp):
+        """Earliest timer hint of the other non-idle Ps (inf if none).
+
+        An idle P's own M wakes for that P's timers; a running P may be held
+        by a goroutine that never yields, so idle Ms wake for its timers too
+        and fire them (steal_timers).  Racy reads of status and timer0: a
+        stale value costs one early wakeup or, if a P just turned busy, a
+        timer is caught at the next wakeup of any idle M or by that P itself.
+        """
+        t0 = _INF
+        for p2 in self.allp:
+            if p2 is not pp and p2.status != Pstatus.IDLE:
+                w = p2.timer0
+                if w < t0:
+                    t0 = w
+        return t0
 
     def stealwork(self, pp):
         """Steal half of a random victim's free Gs (Go's runqsteal), 4 passes."""
@@ -618,6 +656,8 @@ class Sched:
             return
         timeout = None
         t0 = pp.timer0
+        if self.procs > 1:
+            t0 = min(t0, self.others_timer0(pp))
         if t0 != _INF:
             timeout = max(0.0, t0 - nanotime())
         if self.netpoll is not None and self.netpoll_waiters:
@@ -875,6 +915,10 @@ def goready(gp):
         gp.status = Gstatus.RUNNABLE
     pp = gp.pp
     if getattr(getcurrent(), "pp", None) is pp:
+        rb = pp.readybatch
+        if rb is not None:
+            rb.append(gp)           # the P fires its timers: readied in fire order
+            return
         batch = pp.runq.put(gp, True)
         if batch:
             sched = pp.sched
@@ -901,14 +945,35 @@ def goready_list(gs):
     if len(gs) == 1:
         goready(gs[0])
         return
-    runnable = Gstatus.RUNNABLE
-    byp = {}
-    checks = _checks
-    for gp in gs:
-        if checks:
-            casgstatus(gp, _READY_FROM, runnable)
-        else:
+    if _checks:
+        for gp in gs:
+            casgstatus(gp, _READY_FROM, Gstatus.RUNNABLE)
+    else:
+        runnable = Gstatus.RUNNABLE
+        for gp in gs:
             gp.status = runnable
+    runqput_home(gs)
+
+
+def runqput_home(gs):
+    """Queue runnable (already marked) pinned Gs on their home Ps, in order.  Any thread.
+
+    A lone G readied on its home P's own M takes runnext, as goready does;
+    otherwise one ``_extend`` per home P under its runq lock, and a wake if
+    that P's M is parked.
+    """
+    if len(gs) == 1:
+        gp = gs[0]
+        pp = gp.pp
+        if getattr(getcurrent(), "pp", None) is pp:
+            batch = pp.runq.put(gp, True)
+            if batch:
+                sched = pp.sched
+                sched.globrunqputbatch(batch)
+                sched.wakep()
+            return
+    byp = {}
+    for gp in gs:
         lst = byp.get(gp.pp)
         if lst is None:
             byp[gp.pp] = [gp]

@@ -22,7 +22,9 @@ Invariants (all guarded by ``pp.timers_lock``, a leaf lock):
 import heapq
 import math
 
-__all__ = ["RTimer", "addtimer", "deltimer", "modtimer", "check_timers"]
+from greenlet import getcurrent
+
+__all__ = ["RTimer", "addtimer", "deltimer", "modtimer", "check_timers", "run_timers"]
 
 _INF = math.inf
 
@@ -115,6 +117,16 @@ def check_timers(pp, now) -> float:
     Entries are popped under the lock; the callbacks run after it is
     released (never call out with a lock held).
     """
+    return _fire_due(pp, now)[1]
+
+
+def run_timers(pp, now) -> int:
+    """Fire ``pp``'s due timers; return how many fired.  Any M (steal_timers
+    runs a busy P's timers from an idle M, as Go's stealWork)."""
+    return _fire_due(pp, now)[0]
+
+
+def _fire_due(pp, now):
     fire = []
     with pp.timers_lock:
         h = pp.timers
@@ -133,6 +145,23 @@ def check_timers(pp, now) -> float:
             fire.append(t)
         nxt = h[0][0] if h else _INF
         pp.timer0 = nxt
-    for t in fire:
-        t.f(t.arg, now)
-    return nxt
+    if not fire:
+        return 0, nxt
+    if getattr(getcurrent(), "pp", None) is not pp:
+        for t in fire:              # another P's M: goready forwards each to the tail
+            t.f(t.arg, now)
+        return len(fire), nxt
+    # On the owner M, Gs readied by these callbacks go to the queue tail in
+    # fire (deadline) order, as one batch: one by one, each would take
+    # runnext and push the previous one back, so the last fired would run
+    # first.
+    batch = pp.readybatch = []
+    try:
+        for t in fire:
+            t.f(t.arg, now)
+    finally:
+        pp.readybatch = None
+        if batch:
+            from .sched import runqput_home
+            runqput_home(batch)
+    return len(fire), nxt

@@ -102,3 +102,43 @@ def test_compaction_keeps_live_timers():
     assert pp.timer0 <= 300.0                 # a stale, early hint is allowed
     assert rtimers.check_timers(pp, 299.5) == 300.0
     assert pp.timer0 == 300.0
+
+
+def test_timers_of_a_busy_p_fire_on_an_idle_one():
+    """Issue 8, bug 8: a with_timeout(0.1) made by a CPU-bound goroutine on P0
+    must still wake its waiter parked on idle P1 (Go's stealWork runs other
+    Ps' due timers).  It used to wake only when P0 next scheduled (2 s and
+    more later).  Functional check: the waiter wakes while main, which armed
+    the timer, has not yielded once; the spins are bounded by deadlines.
+    """
+    import time
+
+    import gpm
+    import gpm.context
+    from tests.support import getg
+
+    def main():
+        box = gpm.Chan(1)
+        state = {}
+
+        def waiter():
+            state["p"] = getg().pp.id
+            ctx = box.recv()
+            ctx.done().recv()
+            state["woke"] = True
+
+        gpm.go(waiter)
+        end = time.monotonic() + 20
+        while "p" not in state and time.monotonic() < end:
+            pass          # main holds P0, so P1 steals the waiter
+        ctx, cancel = gpm.context.with_timeout(gpm.context.background(), 0.1)
+        box.send(ctx)     # the timer lives on P0, the waiter parks on P1
+        end = time.monotonic() + 20
+        while "woke" not in state and time.monotonic() < end:
+            pass          # CPU-bound: P0 never runs its own timers
+        cancel()
+        return state
+
+    state = gpm.run(main, procs=2)
+    assert state.get("p") == 1
+    assert state.get("woke"), "the timer of a busy P never fired"
