@@ -59,6 +59,7 @@ def test_many_goroutines_in_syscall_at_once(monkeypatch):
 
 def test_pool_is_bounded_and_queues(monkeypatch):
     monkeypatch.setenv("GPM_SYSCALL_THREADS", "2")
+    monkeypatch.setenv("GPM_SYSCALL_MAX_THREADS", "2")     # no growth beyond the size
     lock = threading.Lock()
     active = [0, 0]                  # now, max
     names = set()
@@ -105,3 +106,58 @@ def test_plain_thread_calls_directly():
     assert gpm.syscall(threading.current_thread) is threading.current_thread()
     with pytest.raises(TypeError):
         gpm.syscall(42)
+
+
+def test_calls_that_wait_on_each_other_grow_the_pool(monkeypatch):
+    """Issue 8 (bug 11): seven calls that wait on each other used to hang with
+    a pool of six (the seventh queued behind six blocked threads).  The pool
+    grows when no call completes while requests wait (Go starts an M per
+    blocked syscall)."""
+    n = 7
+    monkeypatch.setenv("GPM_SYSCALL_THREADS", "6")
+    barrier = threading.Barrier(n, timeout=20)
+
+    def main():
+        wg = gpm.sync.WaitGroup()
+        res = []
+        for i in range(n):
+            wg.go(lambda i=i: res.append((gpm.syscall(barrier.wait), i)))
+        wg.wait()
+        return sorted(i for _, i in res)
+    assert gpm.run(main, procs=1) == list(range(n))
+
+
+def test_pool_growth_stops_at_the_cap_and_warns_once(monkeypatch):
+    """At GPM_SYSCALL_MAX_THREADS the pool stops growing and says so once on
+    logger "gpm".  The calls here wait for that warning, so they finish only
+    if it comes (and the last one only after a thread is free again)."""
+    import logging
+
+    monkeypatch.setenv("GPM_SYSCALL_THREADS", "1")
+    monkeypatch.setenv("GPM_SYSCALL_MAX_THREADS", "2")
+    warned = threading.Event()
+    records = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            msg = record.getMessage()
+            if "GPM_SYSCALL_MAX_THREADS" in msg:
+                records.append(msg)
+                warned.set()
+
+    h = Catch()
+    log = logging.getLogger("gpm")
+    log.addHandler(h)
+    try:
+        def main():
+            wg = gpm.sync.WaitGroup()
+            res = []
+            for _ in range(4):
+                wg.go(lambda: res.append(gpm.syscall(warned.wait, 20)))
+            wg.wait()
+            return res, threading.active_count()
+        res, _ = gpm.run(main, procs=1)
+    finally:
+        log.removeHandler(h)
+    assert res == [True] * 4
+    assert len(records) == 1 and "all 2 pool threads" in records[0]
