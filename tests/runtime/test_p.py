@@ -9,6 +9,8 @@ oldest first, never a pinned one.
 
 import itertools
 
+import pytest
+
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -163,7 +165,8 @@ class RunQueueMachine(RuleBasedStateMachine):
 
 
 TestRunQueue = RunQueueMachine.TestCase
-TestRunQueue.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+TestRunQueue.settings = settings(max_examples=250, stateful_step_count=60, deadline=None)
+TestRunQueue.pytestmark = [pytest.mark.timeout(300)]    # ~20 s alone; minutes on a loaded 2-core box
 
 
 def test_putslow_moves_half_plus_new_to_global():
