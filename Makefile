@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-matrix test-wheel lint bench stress clean
+.PHONY: venv demo test test-matrix test-ft test-wheel lint bench stress clean
 
 venv: $(STAMP)
 
@@ -45,9 +45,13 @@ test-matrix: test
 	  .venv-$$v/bin/python -m pytest -q || exit 1; \
 	done
 
+# The suite on a free-threaded CPython built from Debian's source package (cached in .ft/, ~3 min once).
+test-ft:
+	tools/test_ft.sh
+
 bench: venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .venv-ft build *.egg-info .pytest_cache .hypothesis
