@@ -24,6 +24,8 @@ The callbacks run on a scheduler greenlet: they only take these short
 locks, do non-blocking channel sends and spawn goroutines.
 """
 
+from typing import Any, Callable
+
 from greenlet import getcurrent
 
 from ._runtime.duration import check_duration
@@ -36,11 +38,11 @@ from ._runtime import api as _api
 __all__ = ["after", "Timer", "after_func", "Ticker"]
 
 
-def _duration(seconds, name):
+def _duration(seconds: object, name: str) -> float:
     return check_duration(seconds, f"gpm.{name}: seconds")
 
 
-def _pps():
+def _pps() -> tuple[Any, Any]:
     """(P to arm a new timer on, the caller's own P or None)."""
     own = getattr(getcurrent(), "pp", None)
     if own is not None:
@@ -48,7 +50,7 @@ def _pps():
     return _api.ensure_runtime().allp[0], None
 
 
-def _arm_runtime_timer(f, arg, when, period=0.0):
+def _arm_runtime_timer(f: Callable[[Any, float], None], arg: Any, when: float, period: float = 0.0) -> Any:
     """A new RTimer calling ``f(arg, now)`` at ``when`` (context deadlines)."""
     t = RTimer(f, arg, period)
     pp, own = _pps()
@@ -56,11 +58,11 @@ def _arm_runtime_timer(f, arg, when, period=0.0):
     return t
 
 
-def _stop_runtime_timer(t):
+def _stop_runtime_timer(t: Any) -> bool:
     return deltimer(t)
 
 
-def _drain(c) -> bool:
+def _drain(c: Chan[Any]) -> bool:
     """Drop a pending value from timer channel ``c``.  Requires the Timer's _mu."""
     lock = c._lock
     lock.acquire()
@@ -70,7 +72,7 @@ def _drain(c) -> bool:
     return had
 
 
-def _deliver(tm, gen, now):
+def _deliver(tm: "Timer | Ticker", gen: int, now: float) -> None:
     """Fire ``tm`` for arm ``gen`` unless stopped/reset since (any thread)."""
     mu = tm._mu
     mu.acquire()
@@ -95,7 +97,7 @@ def _deliver(tm, gen, now):
         r.wake()
 
 
-def _fire(arg, now):
+def _fire(arg: tuple["Timer | Ticker", int], now: float) -> None:
     """RTimer callback (scheduler greenlet): must not block."""
     _deliver(arg[0], arg[1], now)
 
@@ -109,12 +111,15 @@ class Timer:
     """
 
     __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "__weakref__")
+    # Typed as a channel for ``t.c.recv()``; it is None only for an
+    # after_func timer, which has no channel (Go's nil C).
+    c: Chan[float]
 
-    def __init__(self, seconds, _fn=None):
+    def __init__(self, seconds: float, _fn: Callable[[], object] | None = None) -> None:
         d = _duration(seconds, "Timer")
         self._mu = new_lock("timer")
         self._fn = _fn                 # after_func's function, else None (read-only)
-        self.c = Chan(1) if _fn is None else None
+        self.c = Chan(1) if _fn is None else None  # type: ignore[assignment]
         self._t = RTimer(_fire, None)  # the runtime timer; arg guarded by _mu
         self._gen = 0                  # guarded by _mu
         self._armed = False            # guarded by _mu
@@ -122,7 +127,7 @@ class Timer:
         with self._mu:
             self._arm(now, d)
 
-    def _arm(self, now, d):
+    def _arm(self, now: float, d: float) -> None:
         """Requires _mu held."""
         self._gen += 1
         self._armed = True
@@ -150,7 +155,7 @@ class Timer:
                 was = True
             return was
 
-    def reset(self, seconds) -> bool:
+    def reset(self, seconds: float) -> bool:
         """Re-arm to fire ``seconds`` from now; True if it was pending."""
         d = _duration(seconds, "Timer.reset")
         now = nanotime()
@@ -163,16 +168,16 @@ class Timer:
             self._arm(now, d)
             return was
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.Timer armed={self._armed}>"
 
 
-def after(seconds):
+def after(seconds: float) -> Chan[float]:
     """A channel that receives the ``time.monotonic()`` time after ``seconds``."""
     return Timer(_duration(seconds, "after")).c
 
 
-def after_func(seconds, fn):
+def after_func(seconds: float, fn: Callable[[], object]) -> Timer:
     """Run ``fn()`` in a new goroutine after ``seconds``; returns the Timer
     (``stop`` cancels it; its ``c`` is None)."""
     if not callable(fn):
@@ -186,8 +191,9 @@ class Ticker:
     ValueError."""
 
     __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "__weakref__")
+    c: Chan[float]
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         d = _duration(seconds, "Ticker")
         if d <= 0:
             raise ValueError("gpm.Ticker: non-positive interval for Ticker")
@@ -200,7 +206,7 @@ class Ticker:
         with self._mu:
             self._arm(d)
 
-    def _arm(self, d):
+    def _arm(self, d: float) -> None:
         """Requires _mu held."""
         self._gen += 1
         self._armed = True
@@ -209,7 +215,7 @@ class Ticker:
         pp, own = (t.pp, getattr(getcurrent(), "pp", None)) if t.pp is not None else _pps()
         modtimer(t, nanotime() + d, d, pp, own)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop ticking; no tick is received after this returns."""
         with self._mu:
             self._gen += 1
@@ -217,7 +223,7 @@ class Ticker:
             deltimer(self._t)
             _drain(self.c)
 
-    def reset(self, seconds):
+    def reset(self, seconds: float) -> None:
         """Stop and restart with period ``seconds`` (must be > 0)."""
         d = _duration(seconds, "Ticker.reset")
         if d <= 0:
@@ -226,5 +232,5 @@ class Ticker:
             _drain(self.c)
             self._arm(d)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.Ticker period={self._t.period}>"

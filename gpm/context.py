@@ -21,6 +21,8 @@ Deadlines are runtime timers (per-P heaps); their callback only takes these
 short locks and closes channels, which never blocks.
 """
 
+from typing import Any, Callable
+
 from ._runtime.duration import check_duration, check_deadline
 from ._runtime.chan import Chan, nilchan
 from ._runtime.locks import new_lock
@@ -34,14 +36,14 @@ __all__ = ["background", "with_cancel", "with_timeout", "with_deadline",
 class Canceled(Exception):
     """The context was cancelled (Go's context.Canceled)."""
 
-    def __init__(self, msg="context canceled"):
+    def __init__(self, msg: str = "context canceled") -> None:
         super().__init__(msg)
 
 
 class DeadlineExceeded(TimeoutError):
     """The context's deadline passed (Go's context.DeadlineExceeded)."""
 
-    def __init__(self, msg="context deadline exceeded"):
+    def __init__(self, msg: str = "context deadline exceeded") -> None:
         super().__init__(msg)
 
 
@@ -50,19 +52,19 @@ class Context:
 
     __slots__ = ()
 
-    def done(self):
+    def done(self) -> Chan[Any]:
         return nilchan
 
-    def err(self):
+    def err(self) -> Exception | None:
         return None
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         return None
 
-    def value(self, key):
+    def value(self, key: object) -> Any:
         return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "context.Background"
 
 
@@ -74,7 +76,7 @@ def background() -> Context:
     return _background
 
 
-def _parent_cancel_ctx(parent):
+def _parent_cancel_ctx(parent: Context) -> "_CancelCtx | None":
     """The nearest cancellable ancestor (through value contexts), or None."""
     while True:
         if isinstance(parent, _CancelCtx):
@@ -88,26 +90,27 @@ def _parent_cancel_ctx(parent):
 class _CancelCtx(Context):
     __slots__ = ("_parent", "_mu", "_done", "_err", "_children")
 
-    def __init__(self, parent):
+    def __init__(self, parent: Context) -> None:
         self._parent = parent          # read-only after __init__
         self._mu = new_lock("context")
-        self._done = Chan(0)           # closed once by cancel (after _err is set)
-        self._err = None               # guarded by _mu; set once
-        self._children = set()         # cancellable children (guarded by _mu; None once cancelled)
+        self._done: Chan[Any] = Chan(0)    # closed once by cancel (after _err is set)
+        self._err: Exception | None = None     # guarded by _mu; set once
+        # cancellable children (guarded by _mu; None once cancelled)
+        self._children: set[_CancelCtx] | None = set()
 
-    def done(self):
+    def done(self) -> Chan[Any]:
         return self._done
 
-    def err(self):
+    def err(self) -> Exception | None:
         return self._err               # one reference read: atomic
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         return self._parent.deadline()
 
-    def value(self, key):
+    def value(self, key: object) -> Any:
         return self._parent.value(key)
 
-    def _cancel(self, remove, err):
+    def _cancel(self, remove: bool, err: Exception | None) -> None:
         mu = self._mu
         mu.acquire()
         if self._err is not None:
@@ -118,7 +121,7 @@ class _CancelCtx(Context):
         self._children = None
         mu.release()
         self._done.close()
-        for child in children:
+        for child in children or ():
             child._cancel(False, err)
         self._stop_timer()
         if remove:
@@ -128,10 +131,10 @@ class _CancelCtx(Context):
                     if p._children is not None:
                         p._children.discard(self)
 
-    def _stop_timer(self):
+    def _stop_timer(self) -> None:
         pass
 
-    def _propagate(self):
+    def _propagate(self) -> None:
         """Attach to the parent's cancellation (Go's propagateCancel)."""
         parent = self._parent
         if parent.done() is nilchan:
@@ -144,41 +147,43 @@ class _CancelCtx(Context):
                 p._mu.release()
                 self._cancel(False, err)
                 return
-            p._children.add(self)
+            children = p._children     # not None: p._err is None (both set together)
+            assert children is not None
+            children.add(self)
             p._mu.release()
             return
         # A foreign Context implementation: watch it from a goroutine.
         from ._runtime.api import go
         from ._runtime.select import select
 
-        def watch():
+        def watch() -> None:
             i, _ = select(parent.done().recv, self._done.recv)
             if i == 0:
                 self._cancel(False, parent.err())
         go(watch)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.context {type(self).__name__} err={self._err!r}>"
 
 
 class _TimerCtx(_CancelCtx):
     __slots__ = ("_deadline", "_timer")
 
-    def __init__(self, parent, deadline):
+    def __init__(self, parent: Context, deadline: float) -> None:
         super().__init__(parent)
         self._deadline = deadline      # read-only after __init__
-        self._timer = None             # set once before the ctx is published
+        self._timer: Any = None        # the runtime timer, set once before the ctx is published
 
-    def deadline(self):
+    def deadline(self) -> float:
         return self._deadline
 
-    def _stop_timer(self):
+    def _stop_timer(self) -> None:
         t = self._timer
         if t is not None:
             _stop_runtime_timer(t)
 
 
-def _fire_deadline(ctx, now):
+def _fire_deadline(ctx: _CancelCtx, now: float) -> None:
     """Timer callback (on a scheduler greenlet): must not block."""
     ctx._cancel(True, DeadlineExceeded())
 
@@ -186,38 +191,38 @@ def _fire_deadline(ctx, now):
 class _ValueCtx(Context):
     __slots__ = ("_parent", "_key", "_val")
 
-    def __init__(self, parent, key, val):
+    def __init__(self, parent: Context, key: object, val: Any) -> None:
         self._parent = parent
         self._key = key
         self._val = val
 
-    def done(self):
+    def done(self) -> Chan[Any]:
         return self._parent.done()
 
-    def err(self):
+    def err(self) -> Exception | None:
         return self._parent.err()
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         return self._parent.deadline()
 
-    def value(self, key):
-        ctx = self
+    def value(self, key: object) -> Any:
+        ctx: Context = self
         while isinstance(ctx, _ValueCtx):
             if ctx._key == key:
                 return ctx._val
             ctx = ctx._parent
         return ctx.value(key)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.context value {self._key!r}>"
 
 
-def _check_parent(parent, name):
+def _check_parent(parent: object, name: str) -> None:
     if not isinstance(parent, Context):
         raise TypeError(f"context.{name}: parent must be a Context, got {type(parent).__name__}")
 
 
-def with_cancel(parent):
+def with_cancel(parent: Context) -> tuple[Context, Callable[[], None]]:
     """A child of ``parent`` and its ``cancel()``: cancelling it (or the
     parent) closes ``ctx.done()`` and sets ``ctx.err()`` to Canceled."""
     _check_parent(parent, "with_cancel")
@@ -226,7 +231,7 @@ def with_cancel(parent):
     return ctx, lambda: ctx._cancel(True, Canceled())
 
 
-def with_deadline(parent, deadline):
+def with_deadline(parent: Context, deadline: float) -> tuple[Context, Callable[[], None]]:
     """As with_cancel, also cancelled with DeadlineExceeded at ``deadline``
     (a ``time.monotonic()`` value)."""
     _check_parent(parent, "with_deadline")
@@ -248,14 +253,14 @@ def with_deadline(parent, deadline):
     return ctx, lambda: ctx._cancel(True, Canceled())
 
 
-def with_timeout(parent, seconds):
+def with_timeout(parent: Context, seconds: float) -> tuple[Context, Callable[[], None]]:
     """with_deadline(parent, time.monotonic() + seconds)."""
     _check_parent(parent, "with_timeout")
     s = check_duration(seconds, "context.with_timeout: seconds")
     return with_deadline(parent, nanotime() + s)
 
 
-def with_value(parent, key, value):
+def with_value(parent: Context, key: object, value: Any) -> Context:
     """A child of ``parent`` whose ``value(key)`` is ``value``."""
     _check_parent(parent, "with_value")
     return _ValueCtx(parent, key, value)

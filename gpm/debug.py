@@ -18,6 +18,8 @@ parked goroutines too.  Example::
 import os
 import signal
 import sys
+from types import FrameType
+from typing import IO, Any, Callable
 
 from ._runtime.sched import current_sched
 from ._runtime.trace import dump_goroutines, goroutine_stacks, write_stderr
@@ -25,7 +27,10 @@ from ._runtime.trace import dump_goroutines, goroutine_stacks, write_stderr
 __all__ = ["install_dump_signal", "goroutine_profile"]
 
 
-def install_dump_signal(signum, file=None):
+_Handler = Callable[[int, FrameType | None], Any] | int | None     # what signal.signal returns
+
+
+def install_dump_signal(signum: int, file: IO[str] | None = None) -> _Handler:
     """Print ``gpm.dump_goroutines()`` to stderr (or ``file``) whenever ``signum`` arrives.
 
     The program keeps running (unlike Go's SIGQUIT).  Call from the main
@@ -37,7 +42,7 @@ def install_dump_signal(signum, file=None):
     """
     signum = signal.Signals(signum)
 
-    def _dump(sig, frame):
+    def _dump(sig: int, frame: FrameType | None) -> None:
         text = dump_goroutines()
         if not text:
             text = "gpm: no runtime is running; no goroutines to dump\n"
@@ -46,7 +51,7 @@ def install_dump_signal(signum, file=None):
     return signal.signal(signum, _dump)
 
 
-def _short(filename):
+def _short(filename: str) -> str:
     """py-spy style short file name: relative to the longest sys.path entry holding it."""
     best = ""
     for p in sys.path:
@@ -55,14 +60,14 @@ def _short(filename):
     return filename[len(best):] if best else filename
 
 
-def _clean(s):
+def _clean(s: str) -> str:
     # ';' separates frames and the last ' ' the count: keep names parseable.
     return s.replace(";", ",").replace("\n", " ")
 
 
-def folded_stacks(by_state=True):
+def folded_stacks(by_state: bool = True) -> list[str]:
     """Lines ``frame;frame;... count`` (root first), one per distinct stack; any thread."""
-    counts = {}
+    counts: dict[str, int] = {}
     for r in goroutine_stacks(current_sched()):
         parts = []
         if by_state:
@@ -80,7 +85,7 @@ def folded_stacks(by_state=True):
     return [f"{k} {n}" for k, n in sorted(counts.items())]
 
 
-def goroutine_profile(path, by_state=True):
+def goroutine_profile(path: "str | os.PathLike[str] | IO[str]", by_state: bool = True) -> int:
     """Write every goroutine's stack to ``path`` in collapsed ("folded") stack format.
 
     One line per distinct stack: frames root first, separated by ``;``, then a

@@ -37,6 +37,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
+from typing import IO, Any, Callable
 
 import gpm
 
@@ -46,7 +48,7 @@ _mono = time.monotonic
 _tl = threading.local()
 
 
-def _pid():
+def _pid() -> int:
     """The P this goroutine runs on: M thread gpm-M<i> always drives P<i>."""
     pid = getattr(_tl, "pid", None)
     if pid is None:
@@ -56,7 +58,7 @@ def _pid():
     return pid
 
 
-def jain_index(xs):
+def jain_index(xs: Iterable[float]) -> float:
     """Jain's fairness index (sum x)^2 / (n * sum x^2): 1.0 = perfectly even, 1/n = one takes all."""
     xs = list(xs)
     sq = sum(x * x for x in xs)
@@ -65,34 +67,34 @@ def jain_index(xs):
     return sum(xs) ** 2 / (len(xs) * sq)
 
 
-def _percentile(sorted_xs, q):
+def _percentile(sorted_xs: Sequence[float], q: float) -> float:
     if not sorted_xs:
         return 0.0
     k = min(len(sorted_xs) - 1, max(0, int(round(q * (len(sorted_xs) - 1)))))
     return sorted_xs[k]
 
 
-def _make_work(kind, opts):
+def _make_work(kind: str, opts: argparse.Namespace) -> Callable[[int], None] | None:
     if kind == "hash":
         buf = os.urandom(opts.hash_bytes)
         sha = hashlib.sha256
 
-        def work(i):
+        def work(i: int) -> None:
             sha(buf).digest()        # >2 KiB: hashlib releases the GIL
     elif kind == "cpu":
         iters = opts.cpu_iters
 
-        def work(i):
+        def work(i: int) -> None:
             x = 0
             for j in range(iters):
                 x += j
     elif kind == "sleep":
         d = opts.sleep_ms / 1000.0
 
-        def work(i):
+        def work(i: int) -> None:
             gpm.sleep(d)
     elif kind == "pingpong":
-        work = None                  # built per pair in _spawn_one
+        return None                  # built per pair in _spawn_one
     else:
         raise ValueError(f"unknown work kind {kind!r}")
     return work
@@ -101,7 +103,7 @@ def _make_work(kind, opts):
 class _Run:
     """Result slots shared by the goroutines; slot i is written only by goroutine i."""
 
-    def __init__(self, n, procs):
+    def __init__(self, n: int, procs: int) -> None:
         self.n = n
         self.spawn_t = [0.0] * n
         self.start_t = [0.0] * n
@@ -110,8 +112,10 @@ class _Run:
         self.done_by = [0] * (procs + 1)   # per-M progress counter (last slot: not on an M)
 
 
-def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 1024, cpu_iters=2000,
-               sleep_ms=1.0, rounds=50, burst=100, gap_ms=5.0, sample_ms=5.0, progress=None):
+def run_stress(procs: int = 2, n: int = 5000, work: str = "hash", spawn: str = "one", *,
+               hash_bytes: int = 256 * 1024, cpu_iters: int = 2000, sleep_ms: float = 1.0,
+               rounds: int = 50, burst: int = 100, gap_ms: float = 5.0, sample_ms: float = 5.0,
+               progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
     """Run one stress round and return the result as plain data (what --json prints).
 
     ``progress`` is None (no bar), or a callable(done, total, elapsed) called
@@ -128,15 +132,16 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
     R = _Run(n, procs)
     spawn_t, start_t, runs, where, done_by = R.spawn_t, R.start_t, R.runs, R.where, R.done_by
 
-    def body(i):
+    def body(i: int) -> None:
         start_t[i] = _mono()
         runs[i] += 1
         p = _pid()
         where[i] = p
+        assert fn is not None
         fn(i)
         done_by[p] += 1
 
-    def ping(i, a, b):
+    def ping(i: int, a: gpm.Chan[int], b: gpm.Chan[int]) -> None:
         start_t[i] = _mono()
         runs[i] += 1
         p = _pid()
@@ -146,7 +151,7 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
             b.recv()
         done_by[p] += 1
 
-    def pong(i, a, b):
+    def pong(i: int, a: gpm.Chan[int], b: gpm.Chan[int]) -> None:
         start_t[i] = _mono()
         runs[i] += 1
         p = _pid()
@@ -158,14 +163,15 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
 
     go = gpm.go
 
-    def spawn_range(lo, hi, bursty=False):
-        hs = []
+    def spawn_range(lo: int, hi: int, bursty: bool = False) -> list[gpm.Goroutine[None]]:
+        hs: list[gpm.Goroutine[None]] = []
         i = lo
         while i < hi:
             end = min(hi, i + burst) if bursty else hi
             while i < end:
                 if work == "pingpong":
-                    a, b = gpm.Chan(), gpm.Chan()
+                    a: gpm.Chan[int] = gpm.Chan()
+                    b: gpm.Chan[int] = gpm.Chan()
                     spawn_t[i] = _mono()
                     hs.append(go(ping, i, a, b))
                     spawn_t[i + 1] = _mono()
@@ -179,7 +185,7 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
                 gpm.sleep(gap_ms / 1000.0)
         return hs
 
-    def main():
+    def main() -> tuple[float, gpm.Stats]:
         t0 = _mono()
         if spawn == "one":
             hs = spawn_range(0, n)
@@ -207,7 +213,7 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
     stop = threading.Event()
     t_start = _mono()
 
-    def sampler():
+    def sampler() -> None:
         period = max(sample_ms, 0.5) / 1000.0
         next_bar = 0.0
         while not stop.wait(period):
@@ -274,7 +280,7 @@ def run_stress(procs=2, n=5000, work="hash", spawn="one", *, hash_bytes=256 * 10
     }
 
 
-def format_report(res) -> str:
+def format_report(res: dict[str, Any]) -> str:
     """The human-readable table of a run_stress result."""
     c = res["config"]
     out = [f"gpm.stress: {res['goroutines']} goroutines, work={c['work']}, spawn={c['spawn']}, "
@@ -308,13 +314,13 @@ class _Bar:
     """Progress on stderr: a redrawn bar on a terminal, else (or when schedtrace
     lines share stderr) one line every half second."""
 
-    def __init__(self, stream, redraw):
+    def __init__(self, stream: IO[str], redraw: bool) -> None:
         self.stream = stream
         self.redraw = redraw
         self.last_line = -1.0
         self.last_done = -1
 
-    def __call__(self, done, total, elapsed):
+    def __call__(self, done: int, total: int, elapsed: float) -> None:
         final = done >= total
         if not self.redraw and not final and elapsed - self.last_line < 0.5:
             return
@@ -335,7 +341,7 @@ class _Bar:
             pass
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gpm.stress", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--procs", type=int, default=None, help="number of Ps (default: GPM_MAXPROCS or CPUs)")

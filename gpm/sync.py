@@ -22,13 +22,30 @@ Fairness rules kept from Go:
     it, so it cannot starve.
 """
 
+from typing import TYPE_CHECKING, Callable, ParamSpec, Protocol, TypeVar
+
 from ._runtime.sema import new_lock, nanotime, WaitQ, NotifyList, WaitReason, wake_all
 from ._runtime.api import go as _go
 from ._runtime.preempt import register_callouts
 
+if TYPE_CHECKING:
+    from . import context as _context
+    from ._runtime.g import G
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "Group"]
 
 STARVATION_THRESHOLD = 1e-3     # Go's starvationThresholdNs: 1 ms
+
+
+class Locker(Protocol):
+    """What Cond needs (Go's sync.Locker): ``lock()`` and ``unlock()``."""
+
+    def lock(self) -> None: ...
+
+    def unlock(self) -> None: ...
 
 
 class Mutex:
@@ -40,13 +57,13 @@ class Mutex:
 
     __slots__ = ("_mu", "_locked", "_starving", "_waiters")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mu = new_lock("sync")
         self._locked = False       # held by someone (guarded by _mu)
         self._starving = False     # starvation mode: unlock hands off (guarded by _mu)
         self._waiters = WaitQ()    # Sudogs; elem = time the waiter first queued (guarded by _mu)
 
-    def lock(self):
+    def lock(self) -> None:
         mu = self._mu
         mu.acquire()
         if not self._locked and not self._starving:
@@ -55,7 +72,7 @@ class Mutex:
             return
         self._lock_slow()
 
-    def _lock_slow(self):
+    def _lock_slow(self) -> None:
         """Requires _mu held; returns owning the mutex, _mu released."""
         mu = self._mu
         start = nanotime()
@@ -84,7 +101,7 @@ class Mutex:
         mu.release()
         return False
 
-    def unlock(self):
+    def unlock(self) -> None:
         mu = self._mu
         mu.acquire()
         if not self._locked:
@@ -107,14 +124,14 @@ class Mutex:
         mu.release()
         sg.wake()
 
-    def __enter__(self):
+    def __enter__(self) -> "Mutex":
         self.lock()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.unlock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.sync.Mutex locked={self._locked}>"
 
 
@@ -127,14 +144,14 @@ class RWMutex:
 
     __slots__ = ("_mu", "_readers", "_writer", "_rwait", "_wwait")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mu = new_lock("sync")
         self._readers = 0         # active readers (guarded by _mu)
         self._writer = False      # a writer holds it (guarded by _mu)
         self._rwait = WaitQ()     # parked readers (guarded by _mu)
         self._wwait = WaitQ()     # parked writers (guarded by _mu)
 
-    def rlock(self):
+    def rlock(self) -> None:
         mu = self._mu
         mu.acquire()
         if not self._writer and not self._wwait:
@@ -150,7 +167,7 @@ class RWMutex:
                 return True
             return False
 
-    def runlock(self):
+    def runlock(self) -> None:
         mu = self._mu
         mu.acquire()
         if self._readers <= 0:
@@ -165,7 +182,7 @@ class RWMutex:
         if sg is not None:
             sg.wake()
 
-    def lock(self):
+    def lock(self) -> None:
         mu = self._mu
         mu.acquire()
         if not self._writer and self._readers == 0 and not self._wwait:
@@ -181,7 +198,7 @@ class RWMutex:
                 return True
             return False
 
-    def unlock(self):
+    def unlock(self) -> None:
         mu = self._mu
         mu.acquire()
         if not self._writer:
@@ -200,11 +217,11 @@ class RWMutex:
         for sg in wake:
             sg.wake()
 
-    def __enter__(self):
+    def __enter__(self) -> "RWMutex":
         self.lock()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.unlock()
 
 
@@ -218,12 +235,12 @@ class WaitGroup:
 
     __slots__ = ("_mu", "_n", "_waiters")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mu = new_lock("sync")
         self._n = 0               # counter (guarded by _mu)
         self._waiters = WaitQ()   # parked wait() callers (guarded by _mu)
 
-    def add(self, n=1):
+    def add(self, n: int = 1) -> None:
         # Validate before taking _mu: nothing may raise while it is held.
         # The counter is an int as in Go (bool is not a count).
         if type(n) is not int and (isinstance(n, bool) or not isinstance(n, int)):
@@ -240,10 +257,10 @@ class WaitGroup:
         if wake:
             wake_all(wake)
 
-    def done(self):
+    def done(self) -> None:
         self.add(-1)
 
-    def wait(self):
+    def wait(self) -> None:
         mu = self._mu
         mu.acquire()
         if self._n == 0:
@@ -251,13 +268,13 @@ class WaitGroup:
             return
         self._waiters.park(mu, WaitReason.WAITGROUP_WAIT)
 
-    def go(self, fn, *args, **kwargs):
+    def go(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> "G[_T]":
         """Run ``fn(*args, **kwargs)`` in a new goroutine tracked by this group."""
         if not callable(fn):
             raise TypeError(f"WaitGroup.go: fn must be callable, got {type(fn).__name__}")
         self.add(1)
 
-        def run():
+        def run() -> _T:
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -268,7 +285,7 @@ class WaitGroup:
             self.done()
             raise
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.sync.WaitGroup count={self._n}>"
 
 
@@ -278,11 +295,11 @@ class Once:
 
     __slots__ = ("_done", "_m")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._done = False        # written under _m, read racily as a fast-path hint
         self._m = Mutex()
 
-    def do(self, fn):
+    def do(self, fn: Callable[[], object]) -> None:
         if not callable(fn):           # before anything: a bad fn must not use up the Once
             raise TypeError(f"Once.do: fn must be callable, got {type(fn).__name__}")
         # Unlocked read: _done only goes False -> True, and is set after fn
@@ -310,13 +327,13 @@ class Cond:
 
     __slots__ = ("L", "_notify")
 
-    def __init__(self, locker):
+    def __init__(self, locker: Locker) -> None:
         if not (hasattr(locker, "lock") and hasattr(locker, "unlock")):
             raise TypeError("Cond: locker must have lock() and unlock()")
         self.L = locker
         self._notify = NotifyList()
 
-    def wait(self):
+    def wait(self) -> None:
         # Check first: a ticket taken by a caller that then fails to unlock
         # would be notified in place of a real waiter (a lost signal).
         if not _held(self.L):
@@ -334,14 +351,14 @@ class Cond:
         finally:
             self.L.lock()
 
-    def signal(self):
+    def signal(self) -> None:
         self._notify.notify_one()
 
-    def broadcast(self):
+    def broadcast(self) -> None:
         self._notify.notify_all()
 
 
-def _held(locker) -> bool:
+def _held(locker: Locker) -> bool:
     """Whether ``locker`` looks locked (by anyone: a gpm Mutex has no owner).
 
     Unlocked reads of one field: a goroutine that holds the lock sees its
@@ -366,7 +383,7 @@ class Semaphore:
 
     __slots__ = ("_mu", "_size", "_cur", "_waiters")
 
-    def __init__(self, n):
+    def __init__(self, n: int) -> None:
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"Semaphore: n must be an int, got {type(n).__name__}")
         if n < 0:
@@ -376,13 +393,13 @@ class Semaphore:
         self._cur = 0             # units held (guarded by _mu)
         self._waiters = WaitQ()   # Sudogs with their weight in elem (guarded by _mu)
 
-    def _check(self, k):
+    def _check(self, k: int) -> None:
         if isinstance(k, bool) or not isinstance(k, int):
             raise TypeError(f"Semaphore: k must be an int, got {type(k).__name__}")
         if k < 0:
             raise ValueError(f"Semaphore: k must be >= 0, got {k}")
 
-    def acquire(self, k=1):
+    def acquire(self, k: int = 1) -> bool:
         self._check(k)
         if k > self._size:
             raise ValueError(f"Semaphore: acquire({k}) exceeds the size {self._size}")
@@ -395,7 +412,7 @@ class Semaphore:
         self._waiters.park(mu, WaitReason.SEMACQUIRE, k)   # units granted by the waker
         return True
 
-    def try_acquire(self, k=1) -> bool:
+    def try_acquire(self, k: int = 1) -> bool:
         self._check(k)
         with self._mu:
             if self._size - self._cur >= k and not self._waiters:
@@ -403,7 +420,7 @@ class Semaphore:
                 return True
             return False
 
-    def release(self, k=1):
+    def release(self, k: int = 1) -> None:
         self._check(k)
         mu = self._mu
         mu.acquire()
@@ -424,11 +441,11 @@ class Semaphore:
         for sg in wake:
             sg.wake()
 
-    def __enter__(self):
+    def __enter__(self) -> "Semaphore":
         self.acquire(1)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release(1)
 
 
@@ -443,22 +460,22 @@ class Group:
 
     __slots__ = ("ctx", "_cancel", "_wg", "_sem", "_mu", "_err")
 
-    def __init__(self, ctx=None, limit=None):
+    def __init__(self, ctx: "_context.Context | None" = None, limit: int | None = None) -> None:
         # Validate limit before deriving a ctx: a child attached to ``ctx``
         # and then dropped would stay in its parent's children until it ends.
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ValueError(f"Group: limit must be a positive int or None, got {limit!r}")
+        self.ctx: _context.Context | None = None
+        self._cancel: Callable[[], None] | None = None
         if ctx is not None:
             from .context import with_cancel
             self.ctx, self._cancel = with_cancel(ctx)
-        else:
-            self.ctx, self._cancel = None, None
         self._wg = WaitGroup()
         self._sem = Semaphore(limit) if limit is not None else None
         self._mu = new_lock("sync")
-        self._err = None          # first exception (guarded by _mu)
+        self._err: Exception | None = None    # first exception (guarded by _mu)
 
-    def go(self, fn, *args, **kwargs):
+    def go(self, fn: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
         if not callable(fn):
             raise TypeError(f"Group.go: fn must be callable, got {type(fn).__name__}")
         sem = self._sem
@@ -466,7 +483,7 @@ class Group:
             sem.acquire(1)
         self._wg.add(1)
 
-        def run():
+        def run() -> None:
             try:
                 fn(*args, **kwargs)
             except Exception as e:
@@ -488,7 +505,7 @@ class Group:
             self._wg.done()
             raise
 
-    def wait(self):
+    def wait(self) -> None:
         self._wg.wait()
         if self._cancel is not None:
             self._cancel()

@@ -8,6 +8,7 @@ import functools
 import sys
 import threading
 import time
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from greenlet import getcurrent
 
@@ -15,8 +16,11 @@ from . import sched as _s
 from .debugflags import default_procs
 from .locks import new_lock
 from .duration import check_duration
-from .g import WaitReason, WorkerGreenlet
+from .g import G, WaitReason, WorkerGreenlet
 from .timers import RTimer, modtimer
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
 
@@ -40,7 +44,7 @@ def _created_at(depth):
     return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
 
 
-def run(main, *args, procs=None, **kwargs):
+def run(main: Callable[..., T], *args: Any, procs: int | None = None, **kwargs: Any) -> T:
     """Run ``main(*args, **kwargs)`` as goroutine 1 on ``procs`` Ps; return its result."""
     if type(getcurrent()) is WorkerGreenlet:
         raise RuntimeError("gpm.run called from inside a goroutine")
@@ -99,7 +103,7 @@ def _shutdown(sched):
     return caught
 
 
-def ensure_runtime():
+def ensure_runtime() -> Any:
     """The runtime for a plain thread: gpm.run's if one is in progress, else the
     background one, started on first use."""
     sched = _s._current or _s._background
@@ -113,7 +117,7 @@ def ensure_runtime():
     return sched
 
 
-def go(fn, *args, **kwargs):
+def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> G[T]:
     """Spawn a goroutine running fn(*args, **kwargs); return its Goroutine handle."""
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
@@ -124,14 +128,14 @@ def go(fn, *args, **kwargs):
     return sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname))
 
 
-gosched = _s.gosched
+gosched: Callable[[], None] = _s.gosched
 
 
 def _sleep_fire(gp, now):
     _s.goready(gp)
 
 
-def duration(what, seconds) -> float:
+def duration(what: str, seconds: object) -> float:
     """Validate a duration in seconds (int or float, not NaN) and return it as float.
 
     Kept for callers of the old name; the rules live in duration.check_duration.
@@ -139,7 +143,7 @@ def duration(what, seconds) -> float:
     return check_duration(seconds, f"{what}: seconds")
 
 
-def sleep(seconds):
+def sleep(seconds: float) -> None:
     """Park the goroutine for at least ``seconds`` (a timer, not an OS sleep)."""
     d = check_duration(seconds, "gpm.sleep: seconds")
     gr = getcurrent()
@@ -153,12 +157,12 @@ def sleep(seconds):
     t = gp.sleep_timer
     if t is None:
         t = gp.sleep_timer = RTimer(_sleep_fire, gp)
-    pp = gr.pp
+    pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
     modtimer(t, _s.nanotime() + d, 0.0, pp, pp)
     _s.gopark(None, WaitReason.SLEEP)
 
 
-def current():
+def current() -> G[Any] | None:
     """The running Goroutine, or None on a plain thread."""
     return getattr(getcurrent(), "gp", None)
 

@@ -49,6 +49,7 @@ still wake a goroutine.
 
 import threading
 from collections import deque
+from typing import Any, Generic, NoReturn, TypeVar
 
 from greenlet import getcurrent as _getcurrent
 
@@ -66,6 +67,8 @@ _CHAN_SEND = WaitReason.CHAN_SEND
 _CHAN_RECEIVE = WaitReason.CHAN_RECEIVE
 
 CLOSED = object()          # send_poll: the channel is closed
+
+T = TypeVar("T")
 
 
 def claim(sg) -> bool:
@@ -97,8 +100,8 @@ def _note_plain(gr=None):
             _tls.sched = sched
 
 
-class Chan:
-    """A Go channel of Python objects: ``Chan(cap=0)``.
+class Chan(Generic[T]):
+    """A Go channel of Python objects: ``Chan(cap=0)``; ``Chan[int]`` for type checkers.
 
     ``send(v)``, ``recv()``, ``recv_ok()``, ``close()``, ``len(ch)``,
     ``ch.cap``, ``for v in ch``.  Works from goroutines (they park) and from
@@ -109,21 +112,21 @@ class Chan:
 
     __slots__ = ("_lock", "_buf", "_cap", "_closed", "_recvq", "_sendq", "__weakref__")
 
-    def __init__(self, cap=0):
+    def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
             raise TypeError(f"gpm.Chan: cap must be an int, got {type(cap).__name__}")
         if cap < 0:
             raise ValueError(f"gpm.Chan: cap must be >= 0, got {cap}")
         self._lock = new_lock("chan")
-        self._buf = deque()
+        self._buf: deque[Any] = deque()
         self._cap = cap
         self._closed = False
-        self._recvq = deque()
-        self._sendq = deque()
+        self._recvq: deque[Any] = deque()
+        self._sendq: deque[Any] = deque()
 
     # -- chansend ------------------------------------------------------------
 
-    def send(self, v):
+    def send(self, v: T) -> None:
         """Send ``v``: block until a receiver takes it or it fits in the buffer.
 
         Raises ClosedChannelError("send on closed channel") if the channel is
@@ -173,7 +176,7 @@ class Chan:
 
     # -- chanrecv ------------------------------------------------------------
 
-    def recv(self):
+    def recv(self) -> T | None:
         """Receive a value; block until one arrives.  None once closed and drained."""
         gr = _getcurrent()
         lock = self._lock
@@ -220,7 +223,7 @@ class Chan:
             sg.block(lock, _CHAN_RECEIVE)
         return sg.elem
 
-    def recv_ok(self):
+    def recv_ok(self) -> tuple[T | None, bool]:
         """Receive ``(value, ok)``; ``ok`` is False only for the None after close.
 
         The body repeats ``recv``'s on purpose: sharing it would add a call and
@@ -270,19 +273,19 @@ class Chan:
             sg.block(lock, _CHAN_RECEIVE)
         return sg.elem, sg.ok
 
-    def __iter__(self):
+    def __iter__(self) -> "Chan[T]":
         return self
 
-    def __next__(self):
+    def __next__(self) -> T:
         """Iteration receives until the channel is closed and drained."""
         v, ok = self.recv_ok()
         if not ok:
             raise StopIteration
-        return v
+        return v  # type: ignore[return-value]   # ok: a sent value, not the None of close
 
     # -- closechan -----------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Close: wake every receiver with (None, False) and every blocked sender
         (they raise).  Raises ClosedChannelError("close of closed channel")."""
         lock = self._lock
@@ -314,7 +317,7 @@ class Chan:
 
     # -- inspection ----------------------------------------------------------
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Buffered items now (one racy read of the deque's length: atomic)."""
         return len(self._buf)
 
@@ -322,10 +325,10 @@ class Chan:
     def cap(self) -> int:
         return self._cap
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return True          # a channel is truthy even when empty (not a container)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<gpm.Chan cap={self._cap} len={len(self._buf)}{state} at {id(self):#x}>"
 
@@ -380,7 +383,7 @@ def send_poll(c, v):
     return None
 
 
-def send_nb(c, v) -> bool:
+def send_nb(c: Chan[Any], v: Any) -> bool:
     """Non-blocking send (Go's ``select { case c <- v: default: }``).  Any
     thread, including a scheduler greenlet (timer callbacks).  Returns whether
     the value was sent; raises ClosedChannelError on a closed channel."""
@@ -399,7 +402,7 @@ def send_nb(c, v) -> bool:
 
 # -- the nil channel -----------------------------------------------------------
 
-def block_forever(reason):
+def block_forever(reason: str) -> NoReturn:
     """Park the caller for good (nil channel ops, ``select()``)."""
     sg = _current_sudog()
     lock = new_sema()
@@ -409,28 +412,28 @@ def block_forever(reason):
     throw("a goroutine blocked forever was woken")
 
 
-class _NilChan(Chan):
+class _NilChan(Chan[Any]):
     """Go's nil channel: send and receive block forever; close raises."""
 
     __slots__ = ()
 
-    def send(self, v):
+    def send(self, v: Any) -> NoReturn:
         block_forever(WaitReason.CHAN_SEND_NIL)
 
-    def recv(self):
+    def recv(self) -> NoReturn:
         block_forever(WaitReason.CHAN_RECEIVE_NIL)
 
-    def recv_ok(self):
+    def recv_ok(self) -> NoReturn:
         block_forever(WaitReason.CHAN_RECEIVE_NIL)
 
-    def __next__(self):
+    def __next__(self) -> NoReturn:
         block_forever(WaitReason.CHAN_RECEIVE_NIL)
 
-    def close(self):
+    def close(self) -> NoReturn:
         raise ClosedChannelError("close of nil channel")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "gpm.nilchan"
 
 
-nilchan = _NilChan(0)
+nilchan: Chan[Any] = _NilChan(0)

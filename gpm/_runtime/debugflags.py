@@ -19,6 +19,7 @@ and ignored.
 import dataclasses
 import logging
 import os
+from typing import Any
 
 __all__ = ["DebugFlags", "parse_debug", "default_procs", "available_cpus", "cgroup_cpu_limit"]
 
@@ -42,7 +43,7 @@ class DebugFlags:
 
 def parse_debug(text: str | None) -> DebugFlags:
     """Parse a GPM_DEBUG string; unknown keys and bad values warn and are ignored."""
-    values = dict(_KEYS)
+    values: dict[str, Any] = dict(_KEYS)
     for item in (text or "").split(","):
         item = item.strip()
         if not item:

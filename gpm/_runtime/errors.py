@@ -5,6 +5,8 @@ invariant calls ``throw(msg)``, which raises FatalError.  FatalError derives
 from BaseException so that ``except Exception`` in user code cannot hide it.
 """
 
+from typing import NoReturn
+
 __all__ = ["Deadlock", "ClosedChannelError", "FatalError", "throw"]
 
 
@@ -20,6 +22,6 @@ class FatalError(BaseException):
     """A runtime invariant was broken: a bug in gpm, not in the program."""
 
 
-def throw(msg: str):
+def throw(msg: str) -> NoReturn:
     """Abort with a FatalError (Go's ``throw``)."""
     raise FatalError("gpm: fatal error: " + msg)

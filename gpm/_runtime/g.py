@@ -26,6 +26,8 @@ Field guards:
                                        Sched.discard when the run ends with the G alive
 """
 
+from typing import Any, Generic, TypeVar
+
 import greenlet
 
 from .duration import check_timeout as _check_timeout
@@ -114,15 +116,22 @@ class WaitReason:
 class WorkerGreenlet(greenlet.greenlet):
     """A greenlet of one M that runs goroutines one after another (see module doc)."""
     __slots__ = ("gp", "pp")
+    gp: Any                         # the G it runs now (owner M only)
+    pp: Any                         # its M's P (set once)
 
 
 class G0Greenlet(greenlet.greenlet):
     """The scheduler greenlet of an M (Go's g0)."""
     __slots__ = ("pp",)
+    pp: Any                         # its M's P (set once)
 
 
-class G:
-    """A goroutine.  Exposed to users as ``gpm.Goroutine`` (id, done, join)."""
+T = TypeVar("T")
+
+
+class G(Generic[T]):
+    """A goroutine.  Exposed to users as ``gpm.Goroutine`` (id, done, join);
+    ``Goroutine[T]`` for type checkers, where ``join()`` returns ``T``."""
 
     __slots__ = (
         "goid", "fn", "args", "kwargs", "parent", "created",
@@ -130,6 +139,8 @@ class G:
         "result", "exc", "_done", "joiners",
         "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "__weakref__",
     )
+    result: Any                     # fn's return value (guarded by sched.allglock)
+    exc: BaseException | None       # fn's exception (guarded by sched.allglock)
 
     def __init__(self, sched, goid, fn, args, kwargs, parent=0, created=None, ctx=None):
         self.sched = sched
@@ -165,7 +176,7 @@ class G:
         """True once the goroutine's function has returned or raised."""
         return self._done
 
-    def join(self, timeout=None):
+    def join(self, timeout: float | None = None) -> T:
         """Wait for the goroutine to finish and return its result.
 
         Works from a goroutine (parks it) or a plain thread (blocks it).
@@ -208,7 +219,7 @@ class G:
                 return False
             return True
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fn = getattr(self.fn, "__qualname__", None) or repr(self.fn)
         return f"<Goroutine {self.goid} {Gstatus.NAMES.get(self.status, self.status)} {fn}>"
 

@@ -455,7 +455,7 @@ def _deadline_fire(arg, now):
 
 # -- the fd table ------------------------------------------------------------
 
-_fdtab = {}                 # fd -> its one PollDesc (see module doc)
+_fdtab: dict[int, "PollDesc"] = {}   # fd -> its one PollDesc (see module doc)
 _fdtab_lock = new_lock("fdtab")    # guards _fdtab and every PollDesc.refs; held across a close
 
 

@@ -87,7 +87,7 @@ _checks = False
 _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
 
 
-def current_sched():
+def current_sched() -> "Sched | None":
     """The caller's runtime: a goroutine's own, else gpm.run's, else the
     background one, else None.  Any thread (racy reads of one reference each)."""
     pp = getattr(getcurrent(), "pp", None)
@@ -989,7 +989,7 @@ def runqput_home(gs):
             pp.wake()
 
 
-def gosched():
+def gosched() -> None:
     """Yield the P.  The G goes behind the local queue and the P looks at the
     global queue on its next tick.
 
@@ -1004,7 +1004,7 @@ def gosched():
     if gp is None:
         _os_sleep(0)
         return
-    pp = gr.pp
+    pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
     sched = pp.sched
     if _checks:
         casgstatus(gp, Gstatus.RUNNING, Gstatus.RUNNABLE)

@@ -31,6 +31,7 @@ was claimed.  Nothing is woken with a lock held.
 import itertools
 import random as _random
 from types import MethodType as _MethodType
+from typing import Any
 
 from greenlet import getcurrent
 
@@ -46,10 +47,10 @@ __all__ = ["select", "default"]
 class _Default:
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "gpm.default"
 
-    def __reduce__(self):
+    def __reduce__(self) -> str:
         return "default"
 
 
@@ -154,11 +155,11 @@ def _poll_locked(sc):
 # Poll orders: every permutation of range(n) for small n, so one random
 # number picks a uniformly random order (same distribution as Go's
 # Fisher-Yates pollorder, at one rng call instead of n - 1).
-_PERMS = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
+_PERMS: list[Any] = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
 _IDENTITY = [tuple(range(n)) for n in range(6)]
 
 
-def select(*cases):
+def select(*cases: Any) -> tuple[int, Any]:
     """Wait until one of ``cases`` can proceed and perform it: ``(index, value)``.
 
     ``value`` is the received value for ``recv``, ``(value, ok)`` for
@@ -241,9 +242,9 @@ def select(*cases):
             for lk in locks:
                 lk.release()
             return _finish(r, gr)
-    sel = [new_sema(), None]
+    sel: list[Any] = [new_sema(), None]
     sg0 = Sudog.current()
-    sgs = []
+    sgs: list[Any] = []
     for kind, c, v, i in scases:
         sg = sg0 if not sgs else Sudog(sg0.g, sg0.sema)
         sg.isselect = True

@@ -6,6 +6,7 @@ reference read, so the snapshot is consistent per field, not across fields.
 """
 
 import dataclasses
+from typing import Any
 
 from .sched import current_sched, nanotime
 
@@ -32,7 +33,7 @@ class PStats:
 @dataclasses.dataclass(frozen=True)
 class Stats:
     procs: int
-    ps: tuple                 # PStats per P
+    ps: tuple[PStats, ...]    # PStats per P
     global_runq: int
     ms: int                   # M threads (scheduler threads; sysmon and syscall threads not counted)
     idle_ps: int
@@ -42,11 +43,15 @@ class Stats:
     syscalls: int             # goroutines now inside gpm.syscall
     uptime: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def snapshot(sched=None) -> Stats:
+def snapshot(sched: Any = None) -> Stats:
+    """A best-effort snapshot of the running runtime's counters (``gpm.stats()``).
+
+    Raises RuntimeError when no runtime is running.
+    """
     sched = sched or current_sched()
     if sched is None:
         raise RuntimeError("gpm.stats: no runtime is running")

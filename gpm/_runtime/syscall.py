@@ -49,6 +49,7 @@ import contextvars
 import logging
 import os
 import threading
+from typing import Callable, ParamSpec, TypeVar
 
 from greenlet import getcurrent
 
@@ -58,6 +59,9 @@ from .locks import new_lock, new_sema
 from .timers import RTimer, modtimer
 
 __all__ = ["syscall", "SyscallPool", "DEFAULT_THREADS"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger("gpm")
 
@@ -298,7 +302,7 @@ def _grow_fire(pool, now):
     pool.grow(now)
 
 
-def syscall(fn, *args, **kwargs):
+def syscall(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``fn(*args, **kwargs)`` on a pool thread while this goroutine is parked.
 
     Any thread: from a goroutine the P keeps running other goroutines; from a

@@ -29,6 +29,7 @@ import os
 import sys
 import threading
 import weakref
+from typing import Any
 
 from .g import Gstatus, WaitReason
 from .locks import new_lock
@@ -45,7 +46,7 @@ _HIDDEN_FILES = (os.path.join(os.path.dirname(_RUNTIME_DIR.rstrip(os.sep)), "deb
 # Last schedtrace print per runtime (sysmon is the only caller in practice;
 # the lock keeps a test calling the tick directly from racing it).
 _trace_lock = new_lock("trace")
-_last_trace = weakref.WeakKeyDictionary()
+_last_trace: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 
 
 # -- SCHED lines ------------------------------------------------------------
@@ -145,7 +146,7 @@ def schedtrace_tick(sched, now):
     return text
 
 
-def write_stderr(text, stream=None):
+def write_stderr(text: str, stream: Any = None) -> None:
     """Write ``text`` to stderr straight to its fd, as Go's runtime does.  Any thread.
 
     Two threads writing one ``TextIOWrapper`` at once can lose text (its
@@ -214,7 +215,7 @@ def _walk(frame):
     return out
 
 
-def goroutine_stacks(sched=None):
+def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
     """A record per live goroutine, the caller's own goroutine first, then by id.
 
     Any thread.  Best-effort snapshot (see the module doc).
@@ -324,7 +325,7 @@ def format_record(r) -> str:
     return "\n".join(lines)
 
 
-def dump_goroutines(sched=None) -> str:
+def dump_goroutines(sched: Any = None) -> str:
     """Text of every goroutine, like Go's SIGQUIT dump (any thread; best-effort).
 
     Per goroutine: ``goroutine <id> [<state or wait reason>, <time in it>, P<n>]:``,
