@@ -12,7 +12,8 @@ GPM_DEBUG=asyncpreemptoff=1 in the same run:
 * no hog: the yield loop (2 goroutines gosched), an unbuffered ping-pong and
   spawn + wait, as bench_yield / bench_chan / bench_spawn measure them; with
   no hog no monitoring event is ever enabled, so only sysmon's per-round
-  check differs.
+  check differs.  With GPM_BENCH_BEFORE=<checkout of the code before this
+  feature> a third variant runs that code in the same run.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ HOG_ITERS = 6_000_000        # ~1.5 s of `x += i` on this machine
 SLEEP = 0.005
 
 
-def _gpm_env(off: bool):
+def _gpm_env(off: bool, before: bool = False):
     if sys.version_info < (3, 12):
         raise h.Unavailable("preemption needs CPython 3.12+ (sys.monitoring)")
+    if before:
+        tree = os.environ.get("GPM_BENCH_BEFORE")
+        if not tree:
+            raise h.Unavailable("set GPM_BENCH_BEFORE to a checkout of the code before preemption")
+        sys.path.insert(0, tree)
     if off:
         os.environ["GPM_DEBUG"] = "asyncpreemptoff=1,blockwarn=0"
     else:
@@ -52,14 +58,15 @@ def _latency(off: bool):
         gpm = _gpm_env(off)
 
         def main():
-            hog = gpm.go(_spin, n)
-            gpm.sleep(0.001)                       # let the hog start
+            hog = gpm.go(_spin, n)                 # runs as soon as main sleeps
             lates = []
             deadline = h.Deadline(60.0)
-            while not hog.done() and not deadline.expired():
+            while not deadline.expired():
                 t0 = time.perf_counter()
                 gpm.sleep(SLEEP)
                 lates.append((time.perf_counter() - t0 - SLEEP) * 1000.0)
+                if hog.done():                     # off: the first wake comes after the hog
+                    break
             hog.join()
             return lates, gpm.stats().ps[0].preempted
 
@@ -85,9 +92,11 @@ def _throughput(off: bool):
     return run
 
 
-def _nohog(off: bool):
+def _nohog(off: bool, before: bool = False):
     def run(n: int) -> dict:
-        gpm = _gpm_env(off)
+        gpm = _gpm_env(off, before)
+        if before:
+            assert gpm.__file__.startswith(os.environ["GPM_BENCH_BEFORE"]), gpm.__file__
         Chan = h.require_gpm("Chan").Chan
 
         def spinner(k):
@@ -132,6 +141,7 @@ VARIANTS = {
     "throughput/gpm-preempt-off": _throughput(True),
     "nohog/gpm-preempt-on": _nohog(False),
     "nohog/gpm-preempt-off": _nohog(True),
+    "nohog/gpm-before": _nohog(False, before=True),
 }
 
 
@@ -154,7 +164,8 @@ def comparisons(n: int, n_nohog: int) -> list[h.Comparison]:
         h.Comparison(
             title="no hog: yield, ping-pong, spawn+join (procs=1), us/op",
             script="bench_preempt.py",
-            variants=["nohog/gpm-preempt-on", "nohog/gpm-preempt-off"], n=n_nohog,
+            variants=["nohog/gpm-preempt-on", "nohog/gpm-preempt-off", "nohog/gpm-before"],
+            n=n_nohog,
             columns=[h.Column("yield_us", "yield us", "{:.2f}"),
                      h.Column("pingpong_us", "ping-pong us", "{:.2f}"),
                      h.Column("spawn_us", "spawn us", "{:.2f}")],

@@ -30,6 +30,7 @@ BENCHES = {
     "fanout": "bench_fanout",
     "chan": "bench_chan",
     "echo": "bench_echo",
+    "preempt": "bench_preempt",     # CPython 3.12+ (unavailable on 3.11)
 }
 
 

@@ -222,10 +222,12 @@ def _warn(sched, pp, gp, held):
         pass
     finally:
         frame = None
+    pending = (" A preemption request is pending: it is inside a C call or library code "
+               "with no safe point." if pp.preempt_req is not None else "")
     log.warning("gpm: goroutine %d has held P%d for %.0f ms without yielding "
-                "(GPM_DEBUG blockwarn=%d ms); its free goroutines are moved to other Ps.\n"
+                "(GPM_DEBUG blockwarn=%d ms); its free goroutines are moved to other Ps.%s\n"
                 "goroutine %d [running]:\n%s",
-                gp.goid, pp.id, held * 1000.0, sched.debug.blockwarn, gp.goid, stack)
+                gp.goid, pp.id, held * 1000.0, sched.debug.blockwarn, pending, gp.goid, stack)
 
 
 def _retake(sched, pp):

@@ -363,6 +363,7 @@ def test_goroutine_in_one_c_call_is_reported_by_blockwarn():
     assert out["late"] > 0.3                 # could not be preempted inside the call
     assert out["x"] == 200_000 * 199_999 // 2
     assert "goroutine 2 has held P0" in err
+    assert "A preemption request is pending" in err
     assert 'line 6, in stuck' in err         # with its stack (the time.sleep line)
 
 
