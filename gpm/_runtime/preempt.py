@@ -112,14 +112,14 @@ _INF = float("inf")
 _lock = new_lock()
 _tool = None
 _failed = False
-_armed = {}
+_armed: dict = {}
 _nglobal = 0
-_user_cache = {}
-_callouts = set()
+_user_cache: dict = {}
+_callouts: set = set()
 _gmain_code = None                 # Sched.gmain's code: the base of every goroutine stack
 _EVENTS = 0
 if SUPPORTED:
-    _M = sys.monitoring
+    _M = sys.monitoring                  # type: ignore[attr-defined]  # 3.12+
     _EVENTS = _M.events.JUMP | _M.events.CALL
 
 
