@@ -69,6 +69,10 @@ class Lock:
         #                                release reads its length unlocked, see the module doc)
 
     def acquire(self, blocking=True, timeout=-1):
+        # Uncontended, default timeout: one try, the same for threads and goroutines (the
+        # original validates nothing more in that case; acquire(False) is a valid call).
+        if timeout == -1 and self._l.acquire(False):
+            return True
         if type(_getcurrent()) is not _Worker:
             return self._l.acquire(blocking, timeout)
         return self._acquire_g(blocking, timeout)
