@@ -71,3 +71,8 @@ __all__ += ["check_duration", "check_timeout", "check_deadline"]
 from gpm._runtime.debugflags import default_procs, cgroup_cpu_limit, available_cpus  # noqa: E402
 
 __all__ += ["default_procs", "cgroup_cpu_limit", "available_cpus"]
+
+# gpm.sleep on a plain thread (far durations in chunks).
+from gpm._runtime.api import plain_sleep  # noqa: E402
+
+__all__ += ["plain_sleep"]

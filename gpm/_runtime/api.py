@@ -143,13 +143,37 @@ def duration(what: str, seconds: object) -> float:
     return check_duration(seconds, f"{what}: seconds")
 
 
+# time.sleep refuses long waits (OverflowError past time_t, EINVAL near
+# TIMEOUT_MAX): a plain thread sleeps a far duration in chunks of this.
+OS_SLEEP_CHUNK = 1e6                # seconds (~11.6 days), as netpoll's MAX_BLOCK
+
+
+def plain_sleep(d, sleep=None, clock=None, chunk=OS_SLEEP_CHUNK):
+    """Block the calling OS thread for at least ``d`` seconds (``inf``: forever).
+
+    Any thread.  ``sleep``/``clock`` default to the original time.sleep and
+    the runtime clock (tests inject fakes).
+    """
+    sleep = _os_sleep if sleep is None else sleep
+    if d <= chunk:
+        sleep(max(d, 0.0))
+        return
+    clock = _s.nanotime if clock is None else clock
+    end = clock() + d                 # inf stays inf: never returns
+    while True:
+        left = end - clock()
+        if left <= 0:
+            return
+        sleep(min(left, chunk))
+
+
 def sleep(seconds: float) -> None:
     """Park the goroutine for at least ``seconds`` (a timer, not an OS sleep)."""
     d = check_duration(seconds, "gpm.sleep: seconds")
     gr = getcurrent()
     gp = getattr(gr, "gp", None)
     if gp is None:
-        _os_sleep(max(d, 0.0))        # a plain thread blocks (API.md: plain threads block)
+        plain_sleep(d)                # a plain thread blocks (API.md: plain threads block)
         return
     if d <= 0:
         _s.gosched()

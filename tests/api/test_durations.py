@@ -14,7 +14,7 @@ import pytest
 
 import gpm
 from gpm import context
-from tests.support import check_duration, check_deadline, check_timeout
+from tests.support import check_duration, check_deadline, check_timeout, plain_sleep, run_prog
 
 BAD_TYPES = ["1", True, False, b"1", None, object(), [1], 1j]
 NAN = float("nan")
@@ -105,3 +105,60 @@ def test_inf_means_never():
         return tm.stop()
 
     assert gpm.run(main, procs=1)
+
+
+_FAR_SLEEP_PROG = r"""
+import math, os, sys, threading, gpm
+started = threading.Event()
+
+def sleeper(d):
+    started.set()
+    try:
+        gpm.sleep(d)
+    except BaseException as e:
+        print(f"gpm.sleep({d!r}) raised {e!r}", flush=True)
+        os._exit(1)
+
+for d in (1e300, math.inf, 9223372036.0):
+    started.clear()
+    threading.Thread(target=sleeper, args=(d,), daemon=True).start()
+    started.wait()
+for t in threading.enumerate():
+    if t is not threading.main_thread():
+        t.join(0.5)          # the buggy sleep raised at once (OverflowError / EINVAL)
+print("ok")
+"""
+
+
+def test_far_sleep_on_a_plain_thread_blocks_instead_of_raising():
+    # time.sleep(1e300) raises OverflowError and time.sleep(TIMEOUT_MAX)
+    # EINVAL; the validator lets such durations (and inf) through, so the
+    # plain-thread path must wait them out in chunks.
+    p = run_prog(_FAR_SLEEP_PROG, timeout=30)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stdout + p.stderr
+
+
+def test_plain_sleep_waits_a_far_duration_in_chunks():
+    now = [0.0]
+    slept = []
+
+    def fake_sleep(s):
+        assert 0 <= s <= 10.0
+        slept.append(s)
+        now[0] += s
+
+    plain_sleep(35.0, sleep=fake_sleep, clock=lambda: now[0], chunk=10.0)
+    assert slept == [10.0, 10.0, 10.0, 5.0] and now[0] == 35.0
+    plain_sleep(3.0, sleep=fake_sleep, clock=lambda: now[0], chunk=10.0)
+    assert slept[-1] == 3.0
+
+    class Enough(Exception):
+        pass
+
+    def counting_sleep(s):
+        slept.append(s)
+        if len(slept) > 100:
+            raise Enough
+    with pytest.raises(Enough):               # inf: chunk after chunk, forever
+        plain_sleep(math.inf, sleep=counting_sleep, clock=lambda: now[0], chunk=10.0)
+    assert set(slept[-90:]) == {10.0}
