@@ -5,6 +5,7 @@ functions and the Sudog/sema/timer primitives.
 """
 
 import functools
+import os
 import sys
 import threading
 import time
@@ -27,6 +28,14 @@ __all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs",
 _bg_lock = new_lock("bg")
 _getframe = sys._getframe
 _os_sleep = time.sleep            # the original, bound before gpm.monkey can patch time
+
+
+def _after_fork_child():
+    global _bg_lock
+    _bg_lock = new_lock("bg")
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
 
 
 def _check_procs(procs):

@@ -38,10 +38,12 @@ Parking an idle M (stopm), step by step:
 import collections
 import contextvars
 import logging
+import os
 import sys
 import threading
 import time
 
+import greenlet
 from greenlet import getcurrent, GreenletExit
 
 from .errors import Deadlock, FatalError
@@ -128,6 +130,7 @@ class Sched:
         self.allgs = {}                       # goid -> live G (guarded by allglock)
         self.goidgen = 1
         self.stopping = False
+        self.forked = False                   # set in a fork child: this runtime's threads are gone there
         self.start_time = nanotime()
         self.ms = []                          # M threads
         self.sysmon = None
@@ -789,6 +792,8 @@ class Sched:
                 exc = e
                 if isinstance(e, FatalError):
                     self.finish(exc=e)
+            if self.forked:
+                fork_child_exit(exc)          # the goroutine that forked ended in the child
             goexit(pp, gp, result, exc)
             me.gp = None
             gp = result = exc = None
@@ -1091,3 +1096,63 @@ def stop_background(timeout=5.0):
     sched.join_threads(timeout)
     sched.discard_all()
     release_runtime(sched)
+
+
+# -- fork (os.register_at_fork) ------------------------------------------------
+
+class ForkChildGreenlet(greenlet.greenlet):
+    """What a goroutine's worker that called os.fork() becomes in the child:
+    a plain greenlet of a plain thread (same layout as WorkerGreenlet)."""
+    __slots__ = ("gp", "pp")
+
+
+def _after_fork_child():
+    """In a fork child: only the forking thread exists, so every runtime of the
+    parent is gone.  Mark them (their Ms, sysmon and pool threads do not exist
+    here; their locks may be held by threads that vanished, so nothing of
+    theirs is touched) and forget them, so a new gpm.run or gpm.go works.  A
+    goroutine that forked goes on in the child as plain code on a plain thread
+    (gpm.current() is None there); when its function returns, the child exits
+    (fork_child_exit)."""
+    global _current, _background, _rt_lock
+    for sched in (_current, _background):
+        if sched is not None:
+            sched.forked = True
+            sched.stopping = True
+    _current = _background = None
+    _rt_lock = new_lock("rt")
+    gr = getcurrent()
+    if type(gr) is WorkerGreenlet:
+        gr.__class__ = ForkChildGreenlet
+        gr.gp = gr.pp = None
+
+
+def fork_child_exit(exc=None):
+    """End a fork child whose forking goroutine is done, as a Python program
+    ends: atexit handlers run, stdio is flushed; status 0, or 1 with the
+    traceback if the goroutine raised (SystemExit: its code).  Never returns."""
+    import atexit
+    import traceback
+    code = 0
+    if isinstance(exc, SystemExit):
+        c = exc.code
+        if c is None or isinstance(c, int):
+            code = c or 0
+        else:
+            print(c, file=sys.stderr)
+            code = 1
+    elif exc is not None:
+        traceback.print_exception(exc, file=sys.stderr)
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for f in (sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except Exception:               # noqa: BLE001 - a closed stream cannot be flushed
+                pass
+        os._exit(code)
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
