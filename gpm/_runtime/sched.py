@@ -317,10 +317,11 @@ class Sched:
         parent = getattr(cur, "gp", None)
         ctx = _copy_context()                 # asyncio's Task rule (API.md "Goroutine context")
         with self.allglock:
-            if self.stopping:
+            if self.stopping and type(cur) is not G0Greenlet:
                 # Checked under allglock, which discard_all takes after stopping
                 # is set: a G is either registered before it (and discarded by it,
                 # so its join says so) or refused here.  Never silently lost.
+                # (On g0 a due after_func timer spawns: registered, then discarded.)
                 raise RuntimeError("gpm.go: the runtime is stopping (its gpm.run is returning)")
             goid = self.goidgen
             self.goidgen = goid + 1
