@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-matrix test-ft test-wheel test-stdlib lint bench stress clean
+.PHONY: venv demo test test-random test-matrix test-ft test-wheel test-stdlib lint bench stress clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,16 @@ lint: venv
 # (docs/STDLIB.md lists the counts and every difference).  About 12 minutes; not in .ci/run.
 test-stdlib: venv
 	$(PY) tests/stdlib/run_stdlib.py
+
+# The scheduler-heavy part of the suite with run-queue order shuffled
+# (GPM_DEBUG=randomize=1) under a fresh seed, printed first so a failure can be
+# replayed: make test-random SEED=N.  CI runs it after make test (~2 min).
+RANDOM_TESTS ?= tests/runtime tests/api/test_runtime.py tests/api/test_chan.py \
+	tests/api/test_select.py tests/api/test_sync.py tests/api/test_time.py
+test-random: venv
+	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "test-random: GPM_DEBUG=randomize=1,seed=$$seed (replay: make test-random SEED=$$seed)"; \
+	GPM_DEBUG=randomize=1,seed=$$seed $(PY) -m pytest -q $(RANDOM_TESTS)
 
 # The suite on every other supported CPython found under pyenv (not run by CI).
 test-matrix: test

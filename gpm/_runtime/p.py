@@ -218,6 +218,31 @@ class RunQueue:
         lock.release()
         return gp, False
 
+    def perturb(self, rng):
+        """GPM_DEBUG=randomize=1: shuffle what runs next, within Go's semantics.  Owner only.
+
+        With probability 1/2 runnext is skipped (moved to the ring tail, as when
+        its slice is used up), then the ring head is swapped with a random ring
+        entry (FIFO perturbed).  Nothing is lost or duplicated; the pinned
+        overflow keeps its order behind the ring; ``nfree`` is unchanged.
+        """
+        lock = self.lock
+        lock.acquire()
+        head = self.head
+        nxt = self.runnext
+        if nxt is not None and rng.random() < 0.5 and (
+                nxt.pp is not None or (self.tail - head < self.cap and not self.overflow)):
+            self.runnext = None
+            self._append(nxt)
+        n = self.tail - head
+        if n > 1:
+            cap = self.cap
+            buf = self.buf
+            i = head % cap
+            j = (head + int(rng.random() * n)) % cap
+            buf[i], buf[j] = buf[j], buf[i]
+        lock.release()
+
     def yield_get(self, gp, runnext_ok):
         """put(gp) at the tail, then get(), under one lock (gosched's fast path).
 
@@ -311,7 +336,7 @@ class P:
 
     __slots__ = (
         "id", "sched", "runq", "m", "note", "parked", "status", "curg", "g0",
-        "schedtick", "slice_start", "check_global", "rng", "free_workers",
+        "schedtick", "slice_start", "slice_exec", "check_global", "rng", "free_workers",
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
@@ -330,6 +355,7 @@ class P:
         self.g0 = None                # the M's scheduler greenlet
         self.schedtick = 0            # incremented on every non-inherited execute
         self.slice_start = 0.0        # when the current time slice began
+        self.slice_exec = 0           # ``executed`` when it began (seeded slices: sched._seeded)
         self.check_global = False     # a G yielded: look at the global queue next tick
         self.rng = random.Random(seed)
         self.free_workers = []        # finished worker greenlets for reuse (owner only)

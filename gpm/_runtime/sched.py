@@ -39,6 +39,7 @@ import collections
 import contextvars
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -86,6 +87,14 @@ _background = None
 # casgstatus.  Set by start_runtime before any G exists; a module global so the
 # unchecked hot path pays one global test.
 _checks = False
+# GPM_DEBUG=randomize=1 of the running runtime: run-queue order is perturbed
+# (RunQueue.perturb, seeded) at each schedule.  Same rule as _checks.
+_randomize = False
+# GPM_DEBUG=seed=N or randomize=1: the runnext time slice is counted in
+# executes (SEEDED_SLICE inherited runs), not wall time, so that with procs=1
+# the schedule depends on the seed only.  Same rule as _checks.
+_seeded = False
+SEEDED_SLICE = 64
 _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
 
 
@@ -116,6 +125,14 @@ class Sched:
         self.main_calls = collections.deque() # fns for the thread blocked in gpm.run (gpm.signal)
         self.exit_hooks = []                  # fns run on that thread after the run ends
         self.debug = debug if debug is not None else parse_debug(os.environ.get("GPM_DEBUG"))
+        if seed is None:
+            seed = self.debug.seed
+        if seed is None and self.debug.randomize:
+            seed = random.SystemRandom().randrange(1 << 32)     # fresh, printed by start_runtime
+        self.seed = seed                      # every random choice comes from it (None: unseeded)
+        self.randomize = bool(self.debug.randomize)
+        # Plain threads' random choices (select poll order); the Ps' are P.rng (seed + i).
+        self.rng = random.Random(None if seed is None else seed + procs)
         self.allp = [P(self, i, None if seed is None else seed + i) for i in range(procs)]
         self.runq = collections.deque()       # global run queue (free Gs), guarded by lock
         self.runqsize = 0
@@ -468,7 +485,10 @@ class Sched:
             pp.check_global = False
             if gp is None:
                 # Local queue; runnext inherits the slice while it lasts.
-                gp, inherit = runq_get(now - pp.slice_start < TIME_SLICE)
+                if _randomize:
+                    pp.runq.perturb(pp.rng)
+                gp, inherit = runq_get(now - pp.slice_start < TIME_SLICE if not _seeded
+                                       else pp.executed - pp.slice_exec < SEEDED_SLICE)
                 if gp is None:
                     gp, inherit = findrunnable(pp)
                     if gp is None:
@@ -492,6 +512,7 @@ class Sched:
         if not inherit:
             pp.schedtick += 1
             pp.slice_start = now
+            pp.slice_exec = pp.executed
         pp.executed += 1
         pp.curg = gp
         pp.curg_since = now
@@ -863,7 +884,10 @@ def trynext(sched, pp):
         if pp.check_global or pp.schedtick % GLOBAL_CHECK_TICKS == 0:
             return None
     pp.check_global = False
-    gp, inherit = pp.runq.get(now - pp.slice_start < TIME_SLICE)
+    if _randomize:
+        pp.runq.perturb(pp.rng)
+    gp, inherit = pp.runq.get(now - pp.slice_start < TIME_SLICE if not _seeded
+                              else pp.executed - pp.slice_exec < SEEDED_SLICE)
     if gp is None:
         return None
     return gp, inherit, now
@@ -1017,9 +1041,10 @@ def gosched() -> None:
     else:
         gp.status = Gstatus.RUNNABLE
     now = nanotime()
-    if not sched.runqsize and not sched.stopping and pp.timer0 > now:
+    if not sched.runqsize and not sched.stopping and pp.timer0 > now and not _randomize:
         # Fast path: requeue and pick the next G under one lock, switch directly.
-        nxt = pp.runq.yield_get(gp, now - pp.slice_start < TIME_SLICE)
+        nxt = pp.runq.yield_get(gp, now - pp.slice_start < TIME_SLICE if not _seeded
+                                else pp.executed - pp.slice_exec < SEEDED_SLICE)
         if nxt is not None:
             held = now - pp.curg_since
             if held > pp.longest_hold:
@@ -1058,12 +1083,18 @@ def note_foreign_thread():
 def start_runtime(procs, background=False, seed=None):
     """Create and register a Sched: gpm.run's, or (``background``) gpm.go's
     outside gpm.run.  Raises RuntimeError if one of that kind is running."""
-    global _current, _background, _checks
+    global _current, _background, _checks, _randomize, _seeded
     with _rt_lock:
         if (_background if background else _current) is not None:
             raise RuntimeError("gpm: a runtime is already running")
         sched = Sched(procs, background=background, seed=seed)
         _checks = bool(sched.debug.checks)
+        _randomize = sched.randomize
+        _seeded = sched.seed is not None
+        if sched.randomize:
+            from .trace import write_stderr
+            write_stderr(f"gpm: GPM_DEBUG randomize=1 seed={sched.seed} "
+                         f"(replay: GPM_DEBUG=randomize=1,seed={sched.seed})\n")
         if background:
             _background = sched
         else:

@@ -40,6 +40,7 @@ from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_lock, new_sema
 from .sudog import Sudog
+from .sched import current_sched as _current_sched
 
 __all__ = ["select", "default"]
 
@@ -177,7 +178,11 @@ def select(*cases: Any) -> tuple[int, Any]:
     order = _IDENTITY[n] if n < len(_IDENTITY) else range(n)
     if n > 1:
         pp = getattr(gr, "pp", None)
-        rng = pp.rng if pp is not None else _random
+        if pp is not None:
+            rng = pp.rng
+        else:
+            s = _current_sched()
+            rng = s.rng if s is not None and s.seed is not None else _random
         if n < len(_PERMS):
             perms = _PERMS[n]
             order = perms[int(rng.random() * len(perms))]

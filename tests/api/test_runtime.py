@@ -64,6 +64,7 @@ def test_run_inside_goroutine_raises():
     assert gpm.run(main, procs=1) == "ok"
 
 
+@pytest.mark.schedorder
 def test_spawn_order_one_p():
     """Go with GOMAXPROCS=1: the last spawned G is in runnext and runs first,
     the others follow in spawn order."""
@@ -77,6 +78,7 @@ def test_spawn_order_one_p():
     assert order == [4, 0, 1, 2, 3]
 
 
+@pytest.mark.schedorder
 def test_gosched_alternates_on_one_p():
     trace = []
 
@@ -141,6 +143,7 @@ def test_sleep_sleeps_at_least(procs):
     assert gpm.run(main, procs=procs) >= 0.02
 
 
+@pytest.mark.schedorder
 def test_sleep_zero_and_negative_yield():
     trace = []
 
@@ -153,22 +156,34 @@ def test_sleep_zero_and_negative_yield():
     assert trace == ["other", "main"]
 
 
+@pytest.mark.schedorder
 def test_many_sleepers_wake_in_deadline_order():
     """Timers fire in deadline order.  Deadlines are fixed from one t0 before
-    any sleeper starts, so a slow start cannot reorder them."""
+    any sleeper starts, so a slow start cannot reorder them.
+
+    The run order shows the fire order only while timers fire on time: when
+    a check comes late (a loaded machine), several sleepers are due in one
+    pass and each goready takes runnext, as in Go, which reverses them.  So
+    the exact order is asserted only when no sleeper was late by a spacing."""
     order = []
+    late = []
+    spacing = 0.005
 
     def sleeper(i, deadline):
         gpm.sleep(deadline - time.monotonic())
+        late.append(time.monotonic() - deadline)
         order.append(i)
 
     def main():
         t0 = time.monotonic() + 0.2
-        hs = [gpm.go(sleeper, i, t0 + 0.005 * (20 - i)) for i in range(20)]
+        hs = [gpm.go(sleeper, i, t0 + spacing * (20 - i)) for i in range(20)]
         for h in hs:
             h.join()
     gpm.run(main, procs=1)
-    assert order == list(range(19, -1, -1))
+    assert sorted(order) == list(range(20))
+    assert min(late) >= -0.001                       # none woke before its deadline
+    if max(late) < spacing * 0.8:
+        assert order == list(range(19, -1, -1))
 
 
 def test_panic_in_goroutine_aborts_run(procs):

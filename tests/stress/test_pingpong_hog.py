@@ -36,6 +36,7 @@ class _Once:
         self.closed_once = False
 
 
+@pytest.mark.schedorder            # CPU fairness needs wall-clock slices (seed mode counts runs)
 def test_ping_pong_hog():
     def main():
         done = gpm.Chan()
