@@ -32,6 +32,8 @@ happens with ``_mu`` released (signal.signal may run pending Python handlers).
 import os
 import signal as _signal
 import threading
+from types import FrameType
+from typing import Any, Callable, TypeVar
 
 from ._runtime.api import go as _go
 from ._runtime.chan import Chan
@@ -44,29 +46,31 @@ from greenlet import getcurrent
 __all__ = ["notify", "stop"]
 
 _mu = new_lock()
-_chans = {}                # signum -> [Chan]                     (guarded by _mu)
-_prev = {}                 # signum -> previous handler            (guarded by _mu)
-_sched = None              # runtime owning the registrations      (guarded by _mu)
+_chans: dict[int, list[Chan[Any]]] = {}   # signum -> [Chan]                     (guarded by _mu)
+_prev: dict[int, Any] = {}                # signum -> previous handler            (guarded by _mu)
+_sched: Any = None         # runtime owning the registrations      (guarded by _mu)
 _relay_started = False     # the relay goroutine of _sched runs    (guarded by _mu)
-_pipe = None               # (read fd, write fd), made once, non-blocking, close-on-exec
+_pipe: tuple[int, int] | None = None   # (read fd, write fd), made once, non-blocking, close-on-exec
 _UNCATCHABLE = {_signal.SIGKILL, _signal.SIGSTOP}
+_T = TypeVar("_T")
 
 
-def _handler(signum, frame):
+def _handler(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: record the signal, nothing else (module doc, step 1)."""
     try:
+        assert _pipe is not None
         os.write(_pipe[1], bytes((signum,)))
     except BlockingIOError:
         pass                   # pipe full: dropped, as Go drops when its queue is full
 
 
-def _relay(rfd):
+def _relay(rfd: int) -> None:
     from .net import wait_read
     while True:
         try:
             data = os.read(rfd, 512)
         except BlockingIOError:
-            wait_read(rfd)
+            wait_read(rfd)  # type: ignore[no-untyped-call]
             continue
         for signum in data:
             with _mu:
@@ -76,7 +80,7 @@ def _relay(rfd):
                 select((ch.send, sig), default)      # full: dropped (Go)
 
 
-def _check_signums(signums):
+def _check_signums(signums: tuple[int, ...]) -> list[int]:
     valid = _signal.valid_signals()
     out = []
     for s in signums:
@@ -90,7 +94,7 @@ def _check_signums(signums):
     return out
 
 
-def _on_main(fn):
+def _on_main(fn: Callable[[], _T]) -> _T:
     """Run ``fn()`` on the main thread and return its result (or raise its exception)."""
     if threading.current_thread() is threading.main_thread():
         return fn()
@@ -99,23 +103,25 @@ def _on_main(fn):
             or sched.owner_ident != threading.main_thread().ident):
         raise RuntimeError("gpm.signal: signal handlers are installed on the main thread; call this "
                            "from the main thread, or from a goroutine of a gpm.run running there")
-    done = Chan(1)
+    done: Chan[tuple[bool, Any]] = Chan(1)
 
-    def call():
+    def call() -> None:
         try:
             done.send((True, fn()))
         except BaseException as e:          # noqa: BLE001 - handed back to the caller
             done.send((False, e))
     sched.call_on_main(call)
-    ok, val = done.recv()
+    res = done.recv()
+    assert res is not None
+    ok, val = res
     if not ok:
         raise val
-    return val
+    return val  # type: ignore[no-any-return]
 
 
-def _install(signums):
+def _install(signums: list[int]) -> list[int]:
     """On the main thread: our handler for each of ``signums`` not yet ours.  Returns the installed."""
-    installed = []
+    installed: list[int] = []
     for s in signums:
         with _mu:
             if s in _prev:
@@ -131,7 +137,7 @@ def _install(signums):
     return installed
 
 
-def _restore(signums):
+def _restore(signums: list[int]) -> None:
     """On the main thread: put back the previous handler of each signal nobody wants any more."""
     for s in signums:
         with _mu:
@@ -141,7 +147,7 @@ def _restore(signums):
         _signal.signal(s, prev if prev is not None else _signal.SIG_DFL)
 
 
-def _reset_at_exit():
+def _reset_at_exit() -> None:
     global _sched, _relay_started
     with _mu:
         sigs = list(_prev)
@@ -151,7 +157,7 @@ def _reset_at_exit():
     _restore(sigs)
 
 
-def notify(ch, *signums):
+def notify(ch: Chan[Any], *signums: int) -> None:
     """Relay ``signums`` (all catchable signals when none is given) to the gpm.Chan ``ch``."""
     global _sched, _relay_started, _pipe
     if not isinstance(ch, Chan):
@@ -173,6 +179,7 @@ def notify(ch, *signums):
             _pipe = (r, w)
         start_relay = not _relay_started
         _relay_started = True
+    assert _pipe is not None
     if start_relay:
         sched.at_exit(_reset_at_exit)
         _go(_relay, _pipe[0])
@@ -187,11 +194,11 @@ def notify(ch, *signums):
                 lst.append(ch)
 
 
-def stop(ch):
+def stop(ch: Chan[Any]) -> None:
     """Stop relaying to ``ch``; a signal nobody wants gets its previous handler back."""
     if not isinstance(ch, Chan):
         raise TypeError(f"gpm.signal.stop: ch must be a gpm.Chan, got {type(ch).__name__}")
-    freed = []
+    freed: list[int] = []
     with _mu:
         for s, lst in _chans.items():
             kept = [c for c in lst if c is not ch]

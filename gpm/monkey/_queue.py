@@ -13,6 +13,7 @@ takes the Semaphore's lock briefly), as ``queue._PySimpleQueue``, the interprete
 
 import queue as _q
 import types
+from typing import Any
 
 from . import _registry
 from ._threading import Condition, Lock, RLock, Semaphore, _rebind
@@ -20,16 +21,16 @@ from ._threading import Condition, Lock, RLock, Semaphore, _rebind
 __all__ = ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue", "patch"]
 
 _threading = types.SimpleNamespace(Lock=Lock, RLock=RLock, Condition=Condition, Semaphore=Semaphore)
-_ns = dict(vars(_q))
+_ns: dict[str, Any] = dict(vars(_q))
 _ns["threading"] = _threading
 Queue = _rebind(_q.Queue, _ns, "Queue", "queue")
 _ns["Queue"] = Queue
 LifoQueue = _rebind(_q.LifoQueue, _ns, "LifoQueue", "queue")
 PriorityQueue = _rebind(_q.PriorityQueue, _ns, "PriorityQueue", "queue")
-SimpleQueue = _rebind(_q._PySimpleQueue, _ns, "SimpleQueue", "queue")
+SimpleQueue = _rebind(_q._PySimpleQueue, _ns, "SimpleQueue", "queue")  # type: ignore[attr-defined]
 
 
-def patch():
+def patch() -> None:
     for name, obj in (("Queue", Queue), ("LifoQueue", LifoQueue), ("PriorityQueue", PriorityQueue),
                       ("SimpleQueue", SimpleQueue)):
         _registry.patch_attr(_q, name, obj)

@@ -8,6 +8,7 @@ concurrent call cannot record a patched object as an original.
 
 import importlib
 import threading
+from typing import Any
 
 __all__ = ["patch_attr", "get_original", "mark_patched", "is_patched", "PATCH_NAMES"]
 
@@ -15,11 +16,11 @@ __all__ = ["patch_attr", "get_original", "mark_patched", "is_patched", "PATCH_NA
 PATCH_NAMES = ("socket", "ssl", "select", "time", "threading", "queue", "subprocess", "dns")
 
 _mu = threading.Lock()            # guards _originals and _patched
-_originals = {}                   # (module name, attr) -> the original object
-_patched = set()                  # item names from PATCH_NAMES that are fully patched
+_originals: dict[tuple[str, str], Any] = {}   # (module name, attr) -> the original object
+_patched: set[str] = set()        # item names from PATCH_NAMES that are fully patched
 
 
-def patch_attr(module, attr, new, name=None):
+def patch_attr(module: Any, attr: str, new: Any, name: str | None = None) -> None:
     """Replace ``module.attr`` by ``new``, remembering the first original.  Any thread.
 
     ``module`` may also be a class, recorded under ``name`` (e.g. "threading.Thread").
@@ -31,7 +32,7 @@ def patch_attr(module, attr, new, name=None):
         setattr(module, attr, new)
 
 
-def get_original(module_name, attr):
+def get_original(module_name: str, attr: str) -> Any:
     """The object ``module_name.attr`` held before gpm.monkey patched it (the current one if never patched)."""
     with _mu:
         try:
@@ -41,12 +42,12 @@ def get_original(module_name, attr):
     return getattr(importlib.import_module(module_name), attr)
 
 
-def mark_patched(item):
+def mark_patched(item: str) -> None:
     with _mu:
         _patched.add(item)
 
 
-def is_patched(item):
+def is_patched(item: str) -> bool:
     if item not in PATCH_NAMES:
         raise ValueError(f"unknown patch item {item!r}; known: {', '.join(PATCH_NAMES)}")
     with _mu:

@@ -42,6 +42,7 @@ import _thread
 import threading as _th
 import types
 from collections import deque
+from typing import Any, Callable
 
 from greenlet import getcurrent as _getcurrent
 
@@ -62,13 +63,13 @@ class Lock:
 
     __slots__ = ("_l", "_mu", "_waiters", "__weakref__")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._l = _allocate()          # held iff this Lock is locked (atomic; no guard)
         self._mu = _allocate()         # guards _waiters (a leaf lock)
-        self._waiters = deque()        # Sudogs of parked goroutines, oldest first (guarded by _mu;
+        self._waiters: deque[Sudog] = deque()   # Sudogs of parked goroutines, oldest first (guarded by _mu;
         #                                release reads its length unlocked, see the module doc)
 
-    def acquire(self, blocking=True, timeout=-1):
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         # Uncontended, default timeout: one try, the same for threads and goroutines (the
         # original validates nothing more in that case; acquire(False) is a valid call).
         if timeout == -1 and self._l.acquire(False):
@@ -77,7 +78,7 @@ class Lock:
             return self._l.acquire(blocking, timeout)
         return self._acquire_g(blocking, timeout)
 
-    def _acquire_g(self, blocking, timeout):
+    def _acquire_g(self, blocking: bool, timeout: float) -> bool:
         """acquire for the running goroutine (never blocks its M)."""
         if timeout != -1:
             _allocate().acquire(blocking, timeout)    # the original's argument checks and messages
@@ -90,7 +91,7 @@ class Lock:
         mu = self._mu
         waiters = self._waiters
         while True:
-            sg = Sudog(_getcurrent().gp, None)
+            sg = Sudog(_getcurrent().gp, None)  # type: ignore[attr-defined]
             mu.acquire()
             waiters.append(sg)
             if lk.acquire(False):
@@ -110,7 +111,7 @@ class Lock:
             if lk.acquire(False):
                 return True
 
-    def _cancel(self, sg):
+    def _cancel(self, sg: Sudog) -> bool:
         """Sudog.block's timeout: remove ``sg`` if no releaser dequeued it yet."""
         mu = self._mu
         mu.acquire()
@@ -122,12 +123,12 @@ class Lock:
         finally:
             mu.release()
 
-    def release(self):
+    def release(self) -> None:
         self._l.release()              # RuntimeError("release unlocked lock") as the original
         if self._waiters:
             self._wake_one()
 
-    def _wake_one(self):
+    def _wake_one(self) -> None:
         mu = self._mu
         mu.acquire()
         waiters = self._waiters
@@ -138,29 +139,29 @@ class Lock:
 
     __enter__ = acquire
 
-    def __exit__(self, t, v, tb):
+    def __exit__(self, t: object, v: object, tb: object) -> None:
         self._l.release()
         if self._waiters:
             self._wake_one()
 
-    def locked(self):
+    def locked(self) -> bool:
         return self._l.locked()
 
     acquire_lock = acquire
     release_lock = release
     locked_lock = locked
 
-    def _at_fork_reinit(self):
-        self._l._at_fork_reinit()
-        self._mu._at_fork_reinit()
+    def _at_fork_reinit(self) -> None:
+        self._l._at_fork_reinit()  # type: ignore[attr-defined]
+        self._mu._at_fork_reinit()  # type: ignore[attr-defined]
         self._waiters.clear()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self._l.locked() else "unlocked"
         return f"<{state} {type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}>"
 
 
-def _owner_repr(owner):
+def _owner_repr(owner: Any) -> Any:
     if owner is None:
         return 0
     if isinstance(owner, int):
@@ -173,12 +174,12 @@ class RLock:
 
     __slots__ = ("_block", "_owner", "_count", "__weakref__")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._block = Lock()           # held while owned
-        self._owner = None             # G or thread ident (written by the owner only, under _block)
+        self._owner: Any = None        # G or thread ident (written by the owner only, under _block)
         self._count = 0                # recursion depth (written by the owner only)
 
-    def acquire(self, blocking=True, timeout=-1):
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         gr = _getcurrent()
         if type(gr) is _Worker:
             me = gr.gp
@@ -203,11 +204,11 @@ class RLock:
 
     __enter__ = acquire
 
-    def _me(self):
+    def _me(self) -> Any:
         gr = _getcurrent()
         return gr.gp if type(gr) is _Worker else _get_ident()
 
-    def release(self):
+    def release(self) -> None:
         gr = _getcurrent()
         me = gr.gp if type(gr) is _Worker else _get_ident()
         owner = self._owner
@@ -219,15 +220,15 @@ class RLock:
             self._owner = None
             self._block.release()
 
-    def __exit__(self, t, v, tb):
+    def __exit__(self, t: object, v: object, tb: object) -> None:
         self.release()
 
-    def _is_owned(self):
+    def _is_owned(self) -> bool:
         owner = self._owner
         me = self._me()
         return owner is me or owner == me
 
-    def _release_save(self):
+    def _release_save(self) -> tuple[int, Any]:
         if self._count == 0:
             raise RuntimeError("cannot release un-acquired lock")
         state = (self._count, self._owner)
@@ -236,22 +237,22 @@ class RLock:
         self._block.release()
         return state
 
-    def _acquire_restore(self, state):
+    def _acquire_restore(self, state: tuple[int, Any]) -> None:
         self._block.acquire()
         self._count, self._owner = state
 
-    def _recursion_count(self):
+    def _recursion_count(self) -> int:
         return self._count if self._is_owned() else 0
 
-    def locked(self):
+    def locked(self) -> bool:
         return self._block.locked()
 
-    def _at_fork_reinit(self):
+    def _at_fork_reinit(self) -> None:
         self._block._at_fork_reinit()
         self._owner = None
         self._count = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         owner = self._owner
         state = "locked" if self._block.locked() else "unlocked"
         return (f"<{state} {type(self).__module__}.{type(self).__qualname__} object "
@@ -260,9 +261,9 @@ class RLock:
 
 # -- Condition, Semaphore, BoundedSemaphore, Event, Barrier: the interpreter's code on our Lock ----
 
-def _rebind(cls, ns, name, module="threading"):
+def _rebind(cls: type, ns: dict[str, Any], name: str, module: str = "threading") -> Any:
     """A subclass of ``cls`` whose functions (along its MRO) resolve globals in ``ns``."""
-    d = {}
+    d: dict[str, Any] = {}
     for klass in reversed(cls.__mro__[:-1]):
         for k, v in vars(klass).items():
             if isinstance(v, types.FunctionType):
@@ -278,7 +279,7 @@ def _rebind(cls, ns, name, module="threading"):
     return type(name, (cls,), d)
 
 
-_ns = dict(vars(_th))
+_ns: dict[str, Any] = dict(vars(_th))
 _ns.update(Lock=Lock, _allocate_lock=Lock, RLock=RLock, _CRLock=RLock)
 Condition = _rebind(_th.Condition, _ns, "Condition")
 _ns["Condition"] = Condition
@@ -297,8 +298,8 @@ _JOIN_POLL_MIN = 0.0005            # first poll interval of a goroutine joining 
 _JOIN_POLL_MAX = 0.02              # cap: a finished thread is noticed within 20 ms
 
 
-def _make_join(orig_join):
-    def join(self, timeout=None):
+def _make_join(orig_join: Callable[..., None]) -> Callable[..., None]:
+    def join(self: _th.Thread, timeout: float | None = None) -> None:
         """Thread.join; inside a goroutine it parks (polling on timers) instead of blocking the M."""
         if type(_getcurrent()) is not _Worker:
             return orig_join(self, timeout)
@@ -322,7 +323,7 @@ def _make_join(orig_join):
     return join
 
 
-def patch():
+def patch() -> None:
     for name, obj in (("Lock", Lock), ("RLock", RLock), ("Condition", Condition),
                       ("Semaphore", Semaphore), ("BoundedSemaphore", BoundedSemaphore),
                       ("Event", Event), ("Barrier", Barrier)):
