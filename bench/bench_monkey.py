@@ -9,7 +9,9 @@ Comparisons (every variant in a fresh subprocess: patching is process-global):
     - keep-alive: one shared Session (pool of N; a warm-up round opens the connections, the
       timed round reuses them), same variants.
   Metrics: requests/s, wall time, and wall / ideal, where ideal = 20 ms x N / concurrency
-  (N for gpm, gevent and asyncio, 100 for the thread pool).
+  (N for gpm, gevent and asyncio, 100 for the thread pool); also requests per CPU-second of
+  the client process (all its threads): on a shared machine a process with more runnable
+  threads gets more CPU from the OS, so wall-time figures favour the thread pool and procs=2.
 * redis-py: 100 workers x N GET+SET pairs against a local redis-server: gpm procs 1,
   gevent, 100 threads.  Skipped when redis-server is missing.
 * the cost of the socket patch on plain-thread code, no runtime running: send+recv of 64 B on
@@ -81,9 +83,18 @@ def _stop(p):
     p.wait()
 
 
-def _result(n, wall, ok, concurrency):
+def _session(size):
+    """A requests.Session whose one pool keeps ``size`` connections alive."""
+    import requests
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size))
+    return session
+
+
+def _result(n, wall, ok, concurrency, cpu):
     ideal = DELAY_MS / 1000.0 * n / concurrency
     return {"req_per_s": n / wall, "wall_ms": wall * 1000, "vs_ideal": wall / ideal, "ok": ok,
+            "req_per_cpu_s": n / cpu, "cpu_ms": cpu * 1000,
             "note": f"concurrency {concurrency}, ideal {ideal * 1000:.0f} ms"}
 
 
@@ -102,24 +113,23 @@ def _gpm_http(procs, keepalive):
             def main():
                 session = None
                 if keepalive:
-                    session = requests.Session()
-                    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=n))
+                    session = _session(n)
                     wg = gpm.sync.WaitGroup()
                     for _ in range(n):
                         wg.go(session.get, url)
                     wg.wait()                                 # warm-up: opens n connections
                 get = session.get if session else requests.get
                 codes = []
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 wg = gpm.sync.WaitGroup()
                 for _ in range(n):
                     wg.go(lambda: codes.append(get(url, timeout=60).status_code))
                 wg.wait()
-                return time.perf_counter() - t0, codes.count(200)
-            wall, ok = gpm.run(main, procs=procs)
+                return time.perf_counter() - t0, codes.count(200), time.process_time() - c0
+            wall, ok, cpu = gpm.run(main, procs=procs)
         finally:
             _stop(srv)
-        return _result(n, wall, ok, n)
+        return _result(n, wall, ok, n, cpu)
     return run
 
 
@@ -133,18 +143,17 @@ def _gevent_http(keepalive):
         try:
             session = None
             if keepalive:
-                session = requests.Session()
-                session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=n))
+                session = _session(n)
                 gevent.joinall([gevent.spawn(session.get, url) for _ in range(n)])
             get = session.get if session else requests.get
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             gs = [gevent.spawn(get, url, timeout=60) for _ in range(n)]
             gevent.joinall(gs)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             ok = sum(1 for g in gs if g.value is not None and g.value.status_code == 200)
         finally:
             _stop(srv)
-        return _result(n, wall, ok, n)
+        return _result(n, wall, ok, n, cpu)
     return run
 
 
@@ -157,17 +166,15 @@ def _threads_http(keepalive):
             with concurrent.futures.ThreadPoolExecutor(POOL_THREADS) as ex:
                 session = None
                 if keepalive:
-                    session = requests.Session()
-                    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1,
-                                                                           pool_maxsize=POOL_THREADS))
+                    session = _session(POOL_THREADS)
                     list(ex.map(lambda _: session.get(url), range(POOL_THREADS)))
                 get = session.get if session else requests.get
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 codes = list(ex.map(lambda _: get(url, timeout=60).status_code, range(n)))
-                wall = time.perf_counter() - t0
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
             _stop(srv)
-        return _result(n, wall, codes.count(200), POOL_THREADS)
+        return _result(n, wall, codes.count(200), POOL_THREADS, cpu)
     return run
 
 
@@ -185,22 +192,23 @@ def _httpx_http(keepalive):
                 async with httpx.AsyncClient(limits=limits, timeout=60) as client:
                     if keepalive:
                         await asyncio.gather(*(client.get(url) for _ in range(n)))
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     rs = await asyncio.gather(*(client.get(url) for _ in range(n)))
-                    return time.perf_counter() - t0, sum(1 for r in rs if r.status_code == 200)
-            wall, ok = asyncio.run(main())
+                    return (time.perf_counter() - t0, sum(1 for r in rs if r.status_code == 200),
+                            time.process_time() - c0)
+            wall, ok, cpu = asyncio.run(main())
         finally:
             _stop(srv)
-        return _result(n, wall, ok, n)
+        return _result(n, wall, ok, n, cpu)
     return run
 
 
 # -- redis ------------------------------------------------------------------------------------
 
 
-def _redis_result(n, wall):
+def _redis_result(n, wall, cpu):
     ops = REDIS_WORKERS * n * 2
-    return {"kops_per_s": ops / wall / 1000, "wall_ms": wall * 1000}
+    return {"kops_per_s": ops / wall / 1000, "wall_ms": wall * 1000, "kops_per_cpu_s": ops / cpu / 1000}
 
 
 def _redis_work(r, n, w):
@@ -222,16 +230,16 @@ def _gpm_redis(procs):
 
             def main():
                 wg = gpm.sync.WaitGroup()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for w in range(REDIS_WORKERS):
                     wg.go(_redis_work, r, n, w)
                 wg.wait()
-                return time.perf_counter() - t0
-            wall = gpm.run(main, procs=procs)
+                return time.perf_counter() - t0, time.process_time() - c0
+            wall, cpu = gpm.run(main, procs=procs)
         finally:
             srv.kill()
             srv.wait()
-        return _redis_result(n, wall)
+        return _redis_result(n, wall, cpu)
     return run
 
 
@@ -243,13 +251,13 @@ def _gevent_redis(n):
     srv, port = start_redis()
     try:
         r = redis.Redis(host="127.0.0.1", port=port, max_connections=REDIS_WORKERS)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         gevent.joinall([gevent.spawn(_redis_work, r, n, w) for w in range(REDIS_WORKERS)], raise_error=True)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         srv.kill()
         srv.wait()
-    return _redis_result(n, wall)
+    return _redis_result(n, wall, cpu)
 
 
 def _threads_redis(n):
@@ -259,16 +267,16 @@ def _threads_redis(n):
     try:
         r = redis.Redis(host="127.0.0.1", port=port, max_connections=REDIS_WORKERS)
         ts = [threading.Thread(target=_redis_work, args=(r, n, w)) for w in range(REDIS_WORKERS)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in ts:
             t.start()
         for t in ts:
             t.join()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         srv.kill()
         srv.wait()
-    return _redis_result(n, wall)
+    return _redis_result(n, wall, cpu)
 
 
 # -- the cost of patching on plain threads ----------------------------------------------------
@@ -331,7 +339,8 @@ VARIANTS = {
 
 def comparisons(n_http, n_redis, n_cost):
     http_cols = [h.Column("req_per_s", "req/s", "{:.0f}"), h.Column("wall_ms", "wall ms", "{:.0f}"),
-                 h.Column("vs_ideal", "wall/ideal", "{:.2f}"), h.Column("ok", "200s", "{:.0f}")]
+                 h.Column("vs_ideal", "wall/ideal", "{:.2f}"), h.Column("req_per_cpu_s", "req/CPU-s", "{:.0f}"),
+                 h.Column("ok", "200s", "{:.0f}")]
     return [
         h.Comparison(title=f"requests.get x N concurrent, server answers after {DELAY_MS} ms, new connection each",
                      script="bench_monkey.py", variants=[v for v in VARIANTS if v.startswith("new/")],
@@ -342,7 +351,8 @@ def comparisons(n_http, n_redis, n_cost):
         h.Comparison(title=f"redis-py, {REDIS_WORKERS} workers x N GET+SET pairs",
                      script="bench_monkey.py", variants=[v for v in VARIANTS if v.startswith("redis/")],
                      n=n_redis, columns=[h.Column("kops_per_s", "k ops/s", "{:.1f}"),
-                                         h.Column("wall_ms", "wall ms", "{:.0f}")],
+                                         h.Column("wall_ms", "wall ms", "{:.0f}"),
+                                         h.Column("kops_per_cpu_s", "k ops/CPU-s", "{:.1f}")],
                      reference="redis/gevent", lower_is_better=False, timeout=300),
         h.Comparison(title="socket patch on plain-thread code (no runtime): send+recv 64 B, ready data",
                      script="bench_monkey.py", variants=["cost/original", "cost/patched"],
