@@ -37,7 +37,9 @@ def _fast_gethostbyname(args, kwargs):
 
 
 def _fast_getnameinfo(args, kwargs):
-    return len(args) == 2 and type(args[1]) is int and args[1] & _NUMERIC == _NUMERIC
+    if len(args) != 2 or type(args[0]) is not tuple:
+        return True              # the original rejects it before any lookup
+    return type(args[1]) is int and args[1] & _NUMERIC == _NUMERIC
 
 
 def _never(args, kwargs):
@@ -51,9 +53,15 @@ _FAST = {"getaddrinfo": _fast_getaddrinfo, "gethostbyname": _fast_gethostbyname,
 def _wrap(orig, fast):
     @functools.wraps(orig)
     def lookup(*args, **kwargs):
-        if type(getcurrent()) is not _WG or fast(args, kwargs):
-            return orig(*args, **kwargs)
-        return syscall(orig, *args, **kwargs)
+        try:
+            if type(getcurrent()) is not _WG or fast(args, kwargs):
+                return orig(*args, **kwargs)
+            return syscall(orig, *args, **kwargs)
+        except BaseException:
+            # The traceback keeps this frame alive: do not let it keep the arguments alive too
+            # (the original holds no reference to them once it raised; test_socket checks it).
+            del args, kwargs
+            raise
     return lookup
 
 

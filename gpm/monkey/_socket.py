@@ -97,6 +97,32 @@ def _parse_timeout(sock, value):
             _c_settimeout(sock, 0.0)
 
 
+_MSG_DONTWAIT = getattr(_sm, "MSG_DONTWAIT", 0)
+
+
+def _dontwait(args, i, kwargs=None):
+    """The call's flags (positional ``i`` or keyword) ask for MSG_DONTWAIT: never wait then."""
+    if len(args) > i:
+        flags = args[i]
+    elif kwargs:
+        flags = kwargs.get("flags", 0)
+    else:
+        return False
+    return isinstance(flags, int) and bool(flags & _MSG_DONTWAIT)
+
+
+def _materialize(args, idxs):
+    """Iterables among the buffer/ancdata arguments become tuples: a retry must see them again."""
+    for i in idxs:
+        if len(args) > i and not isinstance(args[i], (list, tuple)):
+            try:
+                it = iter(args[i])
+            except TypeError:
+                return args            # the C call raises the original's TypeError
+            args = args[:i] + (tuple(it),) + args[i + 1:]
+    return args
+
+
 def _numeric_host(host):
     if not isinstance(host, str):
         return not isinstance(host, bytes)       # let the C code reject odd types
@@ -138,16 +164,13 @@ class socket(original_socket):
 
     def settimeout(self, value):
         t = _parse_timeout(self, value)
-        if _c_fileno(self) == -1:
-            raise ebadf()
+        _c_settimeout(self, 0.0)     # the fd stays O_NONBLOCK; raises OSError for a bad fd, as the original
         self._gto = t
 
     def setblocking(self, flag):
         if type(flag) is not bool and type(flag) is not int:
             _c_setblocking(self, flag)          # validates like the original (TypeError ...)
-            _c_settimeout(self, 0.0)
-        if _c_fileno(self) == -1:
-            raise ebadf()
+        _c_settimeout(self, 0.0)
         self._gto = None if flag else 0.0
 
     def getblocking(self):
@@ -201,7 +224,7 @@ class socket(original_socket):
         try:
             return _c_recv(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 1):
                 raise
         return self._block(MODE_R, _c_recv, args)
 
@@ -209,7 +232,7 @@ class socket(original_socket):
         try:
             return _c_recv_into(self, *args, **kwargs)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 2, kwargs):
                 raise
         return self._block(MODE_R, lambda s: _c_recv_into(s, *args, **kwargs), ())
 
@@ -217,7 +240,7 @@ class socket(original_socket):
         try:
             return _c_recvfrom(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 1):
                 raise
         return self._block(MODE_R, _c_recvfrom, args)
 
@@ -225,7 +248,7 @@ class socket(original_socket):
         try:
             return _c_recvfrom_into(self, *args, **kwargs)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 2, kwargs):
                 raise
         return self._block(MODE_R, lambda s: _c_recvfrom_into(s, *args, **kwargs), ())
 
@@ -233,15 +256,16 @@ class socket(original_socket):
         try:
             return _c_recvmsg(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 2):
                 raise
         return self._block(MODE_R, _c_recvmsg, args)
 
     def recvmsg_into(self, *args):
+        args = _materialize(args, (0,))
         try:
             return _c_recvmsg_into(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 2):
                 raise
         return self._block(MODE_R, _c_recvmsg_into, args)
 
@@ -259,7 +283,7 @@ class socket(original_socket):
         try:
             return _c_send(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 1):
                 raise
         return self._block(MODE_W, _c_send, args)
 
@@ -267,21 +291,22 @@ class socket(original_socket):
         try:
             return _c_sendto(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or (len(args) == 3 and _dontwait(args, 1)):
                 raise
         return self._block(MODE_W, _c_sendto, args)
 
     def sendmsg(self, *args):
+        args = _materialize(args, (0, 1))
         try:
             return _c_sendmsg(self, *args)
         except BlockingIOError:
-            if self._gto == 0.0:
+            if self._gto == 0.0 or _dontwait(args, 2):
                 raise
         return self._block(MODE_W, _c_sendmsg, args)
 
     def sendall(self, data, flags=0):
         t = self._gto
-        if t == 0.0:
+        if t == 0.0 or (isinstance(flags, int) and flags & _MSG_DONTWAIT):
             return _c_sendall(self, data, flags)
         try:
             sent = _c_send(self, data, flags)      # validates data and flags as the original

@@ -287,3 +287,57 @@ def test_socket_collected_without_close_does_not_poison_its_fd_number():
         print("reuse", gpm.run(main, procs=1))
     """, patch="gpm.monkey.patch_socket()")
     assert lines(out) == {"reuse": "(True, b'y')"}
+
+
+def test_findings_of_cpythons_test_socket_on_patched_sockets():
+    # Each line is a test_socket case that failed on the first version of the patch (run on a
+    # plain thread and inside a goroutine): MSG_DONTWAIT never waits, iterables of buffers
+    # survive a retry, setblocking/settimeout on a bad fd raise OSError, and a failed lookup
+    # keeps no reference to its arguments.
+    out = run_patched("""
+        import socket, sys, threading, gpm
+        def checks():
+            r = []
+            a, b = socket.socketpair()
+            n = 0
+            try:
+                while n < 100000:
+                    a.sendmsg([b"a" * 512], [], socket.MSG_DONTWAIT); n += 1
+            except BlockingIOError:
+                r.append("sendmsg-dontwait")
+            try:
+                b.recv(1 << 20); b.recv(1 << 20, socket.MSG_DONTWAIT); b.recv(1, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                r.append("recv-dontwait")
+            def later():
+                a2.sendall(b"xyz")
+            a2, b2 = socket.socketpair()
+            t = threading.Timer(0.05, later); t.start()
+            buf = bytearray(3)
+            nbytes = b2.recvmsg_into((x for x in [buf]))[0]     # a generator, consumed once per try
+            t.join()
+            r.append(("recvmsg_into", nbytes, bytes(buf)))
+            s0 = socket.socket(); s = socket.socket(fileno=s0.fileno()); s0.close()
+            for op in (lambda: s.setblocking(False), lambda: s.settimeout(1)):
+                try:
+                    op()
+                except OSError:
+                    r.append("badfd")
+            s.detach()
+            name = "a-name-nobody-else-holds-" + str(id(r))
+            before = sys.getrefcount(name)
+            try:
+                socket.getnameinfo(name, 0)
+            except TypeError:
+                r.append(("refs", sys.getrefcount(name) - before))
+            for x in (a, b, a2, b2):
+                x.close()
+            return r
+        expected = ["sendmsg-dontwait", "recv-dontwait", ("recvmsg_into", 3, b"xyz"), "badfd", "badfd",
+                    ("refs", 0)]
+        got = checks()
+        print("thread", got == expected or got)
+        got = gpm.run(checks, procs=1)
+        print("goroutine", got == expected or got)
+    """, patch="gpm.monkey.patch_socket(); gpm.monkey.patch_dns()")
+    assert lines(out) == {"thread": "True", "goroutine": "True"}
