@@ -1,6 +1,7 @@
 """gpm.net: TCP and unix sockets on the netpoller (Go's net package, Pythonic).
 
-Public names: listen dial Listener Conn wait_read wait_write ClosedError Timeout.
+Public names: listen dial Listener Conn wait_read wait_write ClosedError Timeout
+dial_tls listen_tls tls_client tls_server (TLS lives in gpm/_tls.py).
 
 Every socket is non-blocking.  An operation tries its syscall first; on
 EAGAIN the goroutine parks on the netpoller (``_runtime.netpoll.PollDesc``)
@@ -45,7 +46,8 @@ from ._runtime.netpoll import pollopen, ClosedError, Timeout, wait_fd, maybe_yie
 from ._runtime.sched import nanotime
 from ._runtime.syscall import syscall
 
-__all__ = ["listen", "dial", "Listener", "Conn", "wait_read", "wait_write", "ClosedError", "Timeout"]
+__all__ = ["listen", "dial", "Listener", "Conn", "wait_read", "wait_write", "ClosedError", "Timeout",
+           "dial_tls", "listen_tls", "tls_client", "tls_server"]
 
 _NETWORKS = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6,
              "unix": socket.AF_UNIX}
@@ -366,12 +368,16 @@ class Listener:
 
 def listen(network, address, backlog=4096):
     """Listen on ``address`` ("host:port", "[::1]:0", or a path for "unix")."""
+    return _listen(network, address, backlog, Listener)
+
+
+def _listen(network, address, backlog, cls):
     if network == "unix":
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.bind(address)
             s.listen(backlog)
-            return Listener(s, network)
+            return cls(s, network)
         except BaseException:
             s.close()
             raise
@@ -384,7 +390,7 @@ def listen(network, address, backlog=4096):
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             s.bind(sa)
             s.listen(backlog)
-            return Listener(s, network)
+            return cls(s, network)
         except BaseException as e:
             s.close()
             if not isinstance(e, OSError):
@@ -462,3 +468,7 @@ def wait_write(fd, deadline=None):
 
 def _fileno(fd):
     return fd if isinstance(fd, int) else fd.fileno()
+
+
+# TLS (gpm/_tls.py) builds on the names above, so it is imported last.
+from ._tls import dial_tls, listen_tls, tls_client, tls_server  # noqa: E402
