@@ -949,11 +949,7 @@ def goready(gp):
         if rb is not None:
             rb.append(gp)           # the P fires its timers: readied in fire order
             return
-        batch = pp.runq.put(gp, True)
-        if batch:
-            sched = pp.sched
-            sched.globrunqputbatch(batch)
-            sched.wakep()
+        _runqput_next(pp, gp)
         return
     q = pp.runq
     with q.lock:
@@ -961,6 +957,15 @@ def goready(gp):
         wake = pp.parked
     if wake:
         pp.wake()
+
+
+def _runqput_next(pp, gp):
+    """``gp`` into ``pp``'s runnext; free Gs a full ring spills go global.  Owner M only."""
+    batch = pp.runq.put(gp, True)
+    if batch:
+        sched = pp.sched
+        sched.globrunqputbatch(batch)
+        sched.wakep()
 
 
 def goready_list(gs):
@@ -996,11 +1001,7 @@ def runqput_home(gs):
         gp = gs[0]
         pp = gp.pp
         if getattr(getcurrent(), "pp", None) is pp:
-            batch = pp.runq.put(gp, True)
-            if batch:
-                sched = pp.sched
-                sched.globrunqputbatch(batch)
-                sched.wakep()
+            _runqput_next(pp, gp)
             return
     byp = {}
     for gp in gs:

@@ -41,10 +41,10 @@ def test_other_goroutines_keep_running_during_syscall():
     assert gpm.run(main, procs=1) == (True, steps)
 
 
-def test_many_goroutines_in_syscall_at_once(monkeypatch):
-    n = 8
-    monkeypatch.setenv("GPM_SYSCALL_THREADS", str(n))
-    barrier = threading.Barrier(n, timeout=30)
+def _barrier_through_syscall(n, procs, timeout=30):
+    """n goroutines each call gpm.syscall(barrier.wait) on one n-party barrier:
+    it needs all n calls in flight at the same time.  Returns their indexes."""
+    barrier = threading.Barrier(n, timeout=timeout)
 
     def main():
         wg = gpm.sync.WaitGroup()
@@ -53,8 +53,13 @@ def test_many_goroutines_in_syscall_at_once(monkeypatch):
             wg.go(lambda i=i: res.append((gpm.syscall(barrier.wait), i)))
         wg.wait()
         return sorted(i for _, i in res)
-    # The barrier needs all n calls in flight at the same time.
-    assert gpm.run(main, procs=2) == list(range(n))
+    return gpm.run(main, procs=procs)
+
+
+def test_many_goroutines_in_syscall_at_once(monkeypatch):
+    n = 8
+    monkeypatch.setenv("GPM_SYSCALL_THREADS", str(n))
+    assert _barrier_through_syscall(n, procs=2) == list(range(n))
 
 
 def test_pool_is_bounded_and_queues(monkeypatch):
@@ -113,18 +118,8 @@ def test_calls_that_wait_on_each_other_grow_the_pool(monkeypatch):
     a pool of six (the seventh queued behind six blocked threads).  The pool
     grows when no call completes while requests wait (Go starts an M per
     blocked syscall)."""
-    n = 7
     monkeypatch.setenv("GPM_SYSCALL_THREADS", "6")
-    barrier = threading.Barrier(n, timeout=20)
-
-    def main():
-        wg = gpm.sync.WaitGroup()
-        res = []
-        for i in range(n):
-            wg.go(lambda i=i: res.append((gpm.syscall(barrier.wait), i)))
-        wg.wait()
-        return sorted(i for _, i in res)
-    assert gpm.run(main, procs=1) == list(range(n))
+    assert _barrier_through_syscall(7, procs=1, timeout=20) == list(range(7))
 
 
 def test_pool_growth_stops_at_the_cap_and_warns_once(monkeypatch):
