@@ -299,6 +299,10 @@ class Sched:
             gr = gp.gr
             if gr is None or not gp.discarded:
                 continue
+            try:
+                _withdraw_chan_waits(gr)
+            except Exception:                  # noqa: BLE001 - best effort; the unwind goes on
+                log.exception("gpm: withdrawing the channel waits of goroutine %d failed", gp.goid)
             status = gp.status
             for _ in range(UNWIND_TRIES):
                 if gr.dead:
@@ -841,6 +845,46 @@ class Sched:
                 gp = g0.switch()
             if gp is None:
                 return None
+
+
+def _withdraw_chan_waits(gr):
+    """Before a discarded G is unwound: withdraw the channel Sudogs on its
+    parked stack, so a channel that outlives the run (a module-level one used
+    by a later run) never hands a value to a goroutine that is gone, and does
+    not keep this runtime alive.  A plain channel Sudog is removed from the
+    channel's queues and marked as a lost select (wakers skip it: chan.claim);
+    a select's shared claim is taken, so no waker can win it.  Owner M only.
+    """
+    from .sudog import Sudog
+    seen = set()
+    f = gr.gr_frame
+    while f is not None:
+        for v in list(f.f_locals.values()):
+            if type(v) is not Sudog or id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v.isselect:
+                if v.sel is not None:
+                    v.sel[0].acquire(False)
+                continue
+            c = v.c
+            lock = getattr(c, "_lock", None)
+            if lock is None or not hasattr(c, "_recvq"):
+                continue
+            with lock:
+                v.sel = _LOST_CLAIM
+                v.isselect = True
+                for q in (c._recvq, c._sendq):
+                    try:
+                        q.remove(v)
+                    except ValueError:
+                        pass
+        f = f.f_back
+
+
+# A select claim nobody can win (its lock is held forever): see _withdraw_chan_waits.
+_LOST_CLAIM = [new_sema(), None]
+_LOST_CLAIM[0].acquire()
 
 
 # -- the park/ready/yield primitives --------------------------------------

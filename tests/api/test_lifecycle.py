@@ -221,3 +221,26 @@ def test_second_ctrl_c_during_shutdown_still_releases_the_runtime():
     r = run_prog(src, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["interrupted", "42"]
+
+
+_shared = gpm.Chan()
+
+
+def test_channel_reused_by_a_later_run_skips_receivers_discarded_at_exit():
+    """A receiver discarded at the end of one run stayed in the queue of a
+    channel that outlives the run: the next run's send handed its value to the
+    dead goroutine, and the next receiver waited forever (Deadlock)."""
+    scheds0 = _live_scheds()
+
+    def first():
+        gpm.go(_shared.recv)
+        gpm.go(lambda: gpm.select(_shared.recv, gpm.after(60).recv))
+        gpm.sleep(0.01)
+    gpm.run(first, procs=1)
+
+    def second():
+        gpm.go(_shared.send, 5)
+        gpm.go(_shared.send, 6)
+        return sorted([_shared.recv(), _shared.recv()])
+    assert gpm.run(second, procs=2) == [5, 6]
+    assert _live_scheds() <= scheds0    # the first run's Sched is not kept by the channel
