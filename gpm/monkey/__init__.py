@@ -17,55 +17,55 @@ from ._registry import PATCH_NAMES, get_original as get_original, is_patched as 
 __all__ = ["patch_all", "is_patched", "get_original"] + [f"patch_{n}" for n in PATCH_NAMES]
 
 
-def _patch(item):
+def _patch(item: str) -> None:
     if is_patched(item):
         return
     importlib.import_module(f"gpm.monkey._{item}").patch()
     mark_patched(item)
 
 
-def patch_socket():
+def patch_socket() -> None:
     """Patch the socket module (blocking methods park on the netpoller inside goroutines)."""
     _patch("socket")
 
 
-def patch_ssl():
+def patch_ssl() -> None:
     """Patch ssl so handshake/read/write/unwrap park on patched sockets."""
     _patch("ssl")
 
 
-def patch_select():
+def patch_select() -> None:
     """Patch select.select/poll/epoll and selectors to park on the netpoller."""
     _patch("select")
 
 
-def patch_time():
+def patch_time() -> None:
     """Patch time.sleep to park on a timer inside goroutines."""
     _patch("time")
 
 
-def patch_threading():
+def patch_threading() -> None:
     """Patch threading's locks, conditions, semaphores, events, barriers and local."""
     _patch("threading")
 
 
-def patch_queue():
+def patch_queue() -> None:
     """Patch queue.Queue, LifoQueue, PriorityQueue and SimpleQueue."""
     _patch("queue")
 
 
-def patch_subprocess():
+def patch_subprocess() -> None:
     """Patch subprocess so Popen.wait, communicate, run and check_output park."""
     _patch("subprocess")
 
 
-def patch_dns():
+def patch_dns() -> None:
     """Run name lookups (getaddrinfo, gethostbyname, getnameinfo) in the gpm.syscall pool inside goroutines."""
     _patch("dns")
 
 
-def patch_all(*, socket=True, ssl=True, select=True, time=True, threading=True,
-              queue=True, subprocess=True, dns=True):
+def patch_all(*, socket: bool = True, ssl: bool = True, select: bool = True, time: bool = True,
+              threading: bool = True, queue: bool = True, subprocess: bool = True, dns: bool = True) -> None:
     """Apply every selected patch, in a fixed order.  Idempotent."""
     chosen = dict(socket=socket, ssl=ssl, select=select, time=time, threading=threading,
                   queue=queue, subprocess=subprocess, dns=dns)

@@ -32,7 +32,7 @@ from ._select import poll as _parking_poll
 __all__ = ["patch"]
 
 _Popen = _sp.Popen
-_orig_wait = _Popen._wait
+_orig_wait = _Popen._wait  # type: ignore[attr-defined]  # the POSIX private behind wait()
 _orig_communicate = _Popen.communicate
 _pidfd_open = getattr(os, "pidfd_open", None)
 

@@ -46,7 +46,8 @@ def test_handshake_sni_peercert_unwrap_timeouts_and_cert_errors():
                 plain.close()
             g = gpm.go(server)
             c = cctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
-            print("type", isinstance(c, ssl.SSLSocket), type(c) is ssl.SSLContext.sslsocket_class, isinstance(c, socket.socket))
+            print("type", isinstance(c, ssl.SSLSocket), type(c) is ssl.SSLContext.sslsocket_class,
+                  isinstance(c, socket.socket))
             print("version", c.version() in ("TLSv1.2", "TLSv1.3"))
             print("peer", c.getpeercert()["subjectAltName"][0])
             c.sendall(b"hello")
