@@ -39,12 +39,17 @@ import ipaddress
 import os
 import socket
 import stat
+from typing import Any, TypeVar, Union
 
 from ._runtime.duration import check_opt_deadline, check_timeout
 from ._runtime.locks import new_lock
 from ._runtime.netpoll import pollopen, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W, READY
 from ._runtime.sched import nanotime
 from ._runtime.syscall import syscall
+
+# A Conn's or Listener's address: (host, port) for TCP, the path for "unix"
+# (None for a Conn whose peer is gone before it was made).
+_Addr = Union[tuple[str, int], str]
 
 __all__ = ["listen", "dial", "Listener", "Conn", "wait_read", "wait_write", "ClosedError", "Timeout",
            "dial_tls", "listen_tls", "tls_client", "tls_server"]
@@ -55,7 +60,7 @@ _READ_MAX = 65536
 _RECV_MAX = 1 << 22     # one read returns at most 4 MiB (recv allocates n bytes up front)
 
 
-def _split_hostport(address):
+def _split_hostport(address: str) -> tuple[str, int]:
     if not isinstance(address, str):
         raise TypeError(f"gpm.net: address must be a str 'host:port', got {type(address).__name__}")
     if address.startswith("["):
@@ -78,7 +83,7 @@ def _split_hostport(address):
     return host, p
 
 
-def _resolve(network, address, passive):
+def _resolve(network: str, address: str, passive: bool) -> list[tuple[int, Any]]:
     """[(family, sockaddr)] for a tcp address; DNS through gpm.syscall."""
     family = _NETWORKS.get(network)
     if family is None or network == "unix":
@@ -100,19 +105,19 @@ def _resolve(network, address, passive):
         return [(fam, (host, port) if fam == socket.AF_INET else (host, port, 0, 0))]
     flags = socket.AI_PASSIVE if passive else 0
     infos = syscall(socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, 0, flags)
-    out = [(fam, sa) for fam, _, _, _, sa in infos if fam in (socket.AF_INET, socket.AF_INET6)]
+    out: list[tuple[int, Any]] = [(fam, sa) for fam, _, _, _, sa in infos if fam in (socket.AF_INET, socket.AF_INET6)]
     if not out:
         raise OSError(errno.EADDRNOTAVAIL, f"gpm.net: no address for {host!r}")
     return out
 
 
-def _addr(family, sa):
+def _addr(family: int, sa: Any) -> _Addr:
     if family == socket.AF_UNIX:
         return sa if isinstance(sa, str) else (sa.decode() if sa else "")
     return (sa[0], sa[1])
 
 
-def _close_once(obj) -> bool:
+def _close_once(obj: "Conn | Listener") -> bool:
     """Close a Conn's or Listener's poll descriptor (waking its goroutines with
     ClosedError) and socket, once; False if it was already closed."""
     with obj._lock:
@@ -129,7 +134,10 @@ class Conn:
 
     __slots__ = ("_sock", "_fd", "_pd", "_family", "_lock", "_closed", "local_addr", "remote_addr")
 
-    def __init__(self, sock, _pd=None):
+    local_addr: _Addr
+    remote_addr: _Addr | None
+
+    def __init__(self, sock: socket.socket, _pd: Any = None) -> None:
         sock.setblocking(False)
         self._sock = sock
         self._fd = sock.fileno()
@@ -143,13 +151,13 @@ class Conn:
             self.remote_addr = None
         self._pd = pollopen(sock) if _pd is None else _pd
 
-    def fileno(self):
+    def fileno(self) -> int:
         """The socket's fd; ClosedError after close (the number may be reused)."""
         if self._closed:
             raise ClosedError()
         return self._fd
 
-    def read(self, n=_READ_MAX):
+    def read(self, n: int = _READ_MAX) -> bytes:
         """Read up to ``n`` bytes (at most 4 MiB per call); ``b""`` at EOF.
 
         Parks while nothing is available.  ``n`` must be an int >= 1: a
@@ -191,10 +199,10 @@ class Conn:
                 maybe_yield()
             return b
 
-    def read_exactly(self, n):
+    def read_exactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes (``n`` >= 0); EOFError if the peer closes first."""
         n = _read_size(n, least=0, cap=False)
-        chunks = []
+        chunks: list[bytes] = []
         got = 0
         while got < n:
             b = self.read(min(n - got, _READ_MAX))
@@ -204,7 +212,7 @@ class Conn:
             got += len(b)
         return b"".join(chunks)
 
-    def write(self, data):
+    def write(self, data: "bytes | bytearray | memoryview") -> int:
         """Write all of ``data`` (parking while the socket buffer is full); returns len(data).
 
         An error after part of ``data`` went out (``Timeout`` past the write
@@ -236,12 +244,12 @@ class Conn:
                         maybe_yield()
                     return total
         except OSError as e:
-            e.written = off
+            e.written = off  # type: ignore[attr-defined]   # Go's n, documented above
             raise
         finally:
             view.release()
 
-    def close_write(self):
+    def close_write(self) -> None:
         """Half-close: the peer reads EOF; reading here still works."""
         if self._pd.closing:
             raise ClosedError()
@@ -252,35 +260,35 @@ class Conn:
                 raise ClosedError() from None
             raise
 
-    def close(self):
+    def close(self) -> None:
         """Close; goroutines blocked on this conn get ClosedError.  Idempotent."""
         _close_once(self)
 
-    def set_deadline(self, t):
+    def set_deadline(self, t: float | None) -> None:
         """Read and write deadline (time.monotonic() clock, or None).
 
         Raises TypeError/ValueError for a bad ``t`` (NaN, bool, str), ClosedError after close.
         """
         self._pd.set_deadline(2, check_opt_deadline(t, "gpm.net.Conn.set_deadline: t"))
 
-    def set_read_deadline(self, t):
+    def set_read_deadline(self, t: float | None) -> None:
         self._pd.set_deadline(_MODE_R, check_opt_deadline(t, "gpm.net.Conn.set_read_deadline: t"))
 
-    def set_write_deadline(self, t):
+    def set_write_deadline(self, t: float | None) -> None:
         self._pd.set_deadline(_MODE_W, check_opt_deadline(t, "gpm.net.Conn.set_write_deadline: t"))
 
-    def __enter__(self):
+    def __enter__(self) -> "Conn":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
         return f"<gpm.net.Conn {state} {self.local_addr!r} -> {self.remote_addr!r}>"
 
 
-def _read_size(n, least=1, cap=True):
+def _read_size(n: int, least: int = 1, cap: bool = True) -> int:
     """Validate a read size: an int >= ``least``, capped at _RECV_MAX if ``cap``."""
     if type(n) is not int:
         if isinstance(n, bool) or not hasattr(n, "__index__"):
@@ -297,26 +305,28 @@ class Listener:
 
     __slots__ = ("_sock", "_pd", "_lock", "_closed", "_network", "_path", "addr")
 
-    def __init__(self, sock, network):
+    addr: _Addr
+
+    def __init__(self, sock: socket.socket, network: str) -> None:
         sock.setblocking(False)
         self._sock = sock
         self._lock = new_lock("net")
         self._closed = False
         self._network = network
         self.addr = _addr(sock.family, sock.getsockname())
-        self._path = self.addr if network == "unix" else None
+        self._path: str | None = self.addr if network == "unix" else None  # type: ignore[assignment]
         self._pd = pollopen(sock)
 
-    def fileno(self):
+    def fileno(self) -> int:
         """The socket's fd; ClosedError after close (the number may be reused)."""
         if self._closed:
             raise ClosedError()
         return self._sock.fileno()
 
-    def accept(self):
+    def accept(self) -> Conn:
         """Wait for a connection and return it as a Conn."""
         pd = self._pd
-        accept = self._sock._accept          # (fd, addr): avoids a socket object on EAGAIN paths
+        accept = self._sock._accept  # type: ignore[attr-defined]  # (fd, addr): no socket object on EAGAIN
         family = self._sock.family
         parked = False
         while True:
@@ -345,7 +355,7 @@ class Listener:
                 maybe_yield()
             return c
 
-    def close(self):
+    def close(self) -> None:
         """Stop listening; a goroutine blocked in accept gets ClosedError.  Idempotent."""
         if not _close_once(self):
             return
@@ -356,22 +366,25 @@ class Listener:
             except OSError:
                 pass
 
-    def __enter__(self):
+    def __enter__(self) -> "Listener":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<gpm.net.Listener {self._network} {self.addr!r}{' closed' if self._closed else ''}>"
 
 
-def listen(network, address, backlog=4096):
+def listen(network: str, address: str, backlog: int = 4096) -> Listener:
     """Listen on ``address`` ("host:port", "[::1]:0", or a path for "unix")."""
     return _listen(network, address, backlog, Listener)
 
 
-def _listen(network, address, backlog, cls):
+_L = TypeVar("_L", bound="Listener")
+
+
+def _listen(network: str, address: str, backlog: int, cls: type[_L]) -> _L:
     if network == "unix":
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -381,7 +394,7 @@ def _listen(network, address, backlog, cls):
         except BaseException:
             s.close()
             raise
-    last = None
+    last: OSError | None = None
     for fam, sa in _resolve(network, address, True):
         s = socket.socket(fam, socket.SOCK_STREAM)
         try:
@@ -396,10 +409,10 @@ def _listen(network, address, backlog, cls):
             if not isinstance(e, OSError):
                 raise
             last = e
-    raise last
+    raise last  # type: ignore[misc]   # not None: _resolve returns at least one address
 
 
-def dial(network, address, timeout=None):
+def dial(network: str, address: str, timeout: float | None = None) -> Conn:
     """Connect to ``address``; parks on the poller while connecting.
 
     ``timeout`` (seconds, None: no limit) bounds resolution and connect
@@ -407,11 +420,12 @@ def dial(network, address, timeout=None):
     """
     timeout = check_timeout(timeout, "gpm.net.dial: timeout")
     deadline = None if timeout is None else nanotime() + timeout
+    targets: list[tuple[int, Any]]
     if network == "unix":
         targets = [(socket.AF_UNIX, address)]
     else:
         targets = _resolve(network, address, False)
-    last = None
+    last: OSError | None = None
     for fam, sa in targets:
         s = socket.socket(fam, socket.SOCK_STREAM)
         try:
@@ -421,10 +435,10 @@ def dial(network, address, timeout=None):
             if not isinstance(e, OSError) or isinstance(e, Timeout):
                 raise
             last = e
-    raise last
+    raise last  # type: ignore[misc]   # not None: targets is never empty
 
 
-def _connect(s, fam, sa, deadline):
+def _connect(s: socket.socket, fam: int, sa: Any, deadline: float | None) -> Conn:
     s.setblocking(False)
     if fam != socket.AF_UNIX:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -448,7 +462,7 @@ def _connect(s, fam, sa, deadline):
         raise
 
 
-def _connected(s):
+def _connected(s: socket.socket) -> bool:
     try:
         s.getpeername()
         return True
@@ -456,17 +470,17 @@ def _connected(s):
         return False
 
 
-def wait_read(fd, deadline=None):
+def wait_read(fd: "int | Any", deadline: float | None = None) -> None:
     """Park until the non-blocking ``fd`` is readable (or ``deadline`` passes: Timeout)."""
     wait_fd(_fileno(fd), _MODE_R, check_opt_deadline(deadline, "gpm.net.wait_read: deadline"))
 
 
-def wait_write(fd, deadline=None):
+def wait_write(fd: "int | Any", deadline: float | None = None) -> None:
     """Park until the non-blocking ``fd`` is writable (or ``deadline`` passes: Timeout)."""
     wait_fd(_fileno(fd), _MODE_W, check_opt_deadline(deadline, "gpm.net.wait_write: deadline"))
 
 
-def _fileno(fd):
+def _fileno(fd: Any) -> int:
     return fd if isinstance(fd, int) else fd.fileno()
 
 
