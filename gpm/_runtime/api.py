@@ -7,7 +7,6 @@ functions and the Sudog/sema/timer primitives.
 import functools
 import os
 import sys
-import threading
 import time
 from typing import Any, Callable, ParamSpec, TypeVar
 

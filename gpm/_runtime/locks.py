@@ -97,7 +97,7 @@ def _env_lockrank():
 _lockrank = _env_lockrank()
 _record = os.environ.get("GPM_LOCKRANK_RECORD")      # HACKING.md: log observed nestings
 _tls = _thread._local()
-_seen = set()
+_seen: set = set()
 
 
 def lockrank_enabled() -> bool:

@@ -38,7 +38,7 @@ from greenlet import getcurrent
 from .chan import Chan, _NilChan, recv_poll, send_poll, CLOSED, block_forever, _note_plain
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet
-from .locks import new_lock, new_sema
+from .locks import new_sema
 from .sudog import Sudog
 from .sched import current_sched as _current_sched
 

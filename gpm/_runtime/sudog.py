@@ -24,7 +24,7 @@ Fields other than ``g``/``sema`` belong to whoever holds the structure's lock
 from greenlet import getcurrent
 
 from .g import WorkerGreenlet
-from .locks import new_lock, new_sema, os_timeout
+from .locks import new_sema, os_timeout
 from . import sched as _sched
 from .timers import RTimer, addtimer, deltimer
 

@@ -3,7 +3,6 @@ goroutines discarded at exit, gpm.go around a run's end, the background runtime.
 
 import gc
 import os
-import socket
 import textwrap
 import threading
 
