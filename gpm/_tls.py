@@ -44,6 +44,7 @@ the stdlib's ``suppress_ragged_eofs`` does), reads ``b""``.
 import copy
 import errno
 import ssl
+from typing import Any
 
 from ._runtime.duration import check_timeout
 from ._runtime.locks import new_lock
@@ -60,7 +61,7 @@ _SSLWantRead = ssl.SSLWantReadError
 _SSLZeroReturn = ssl.SSLZeroReturnError
 _SSLEOF = ssl.SSLEOFError
 
-def _check_context(context, name, required):
+def _check_context(context: ssl.SSLContext | None, name: str, required: bool) -> ssl.SSLContext:
     if context is None:
         if required:
             raise TypeError(f"gpm.net.{name}: context must be an ssl.SSLContext, got None")
@@ -70,14 +71,15 @@ def _check_context(context, name, required):
     return context
 
 
-def _check_hostname(server_hostname, name):
+def _check_hostname(server_hostname: str | None, name: str) -> str | None:
     if server_hostname is not None and not isinstance(server_hostname, str):
         raise TypeError(f"gpm.net.{name}: server_hostname must be a str or None, "
                         f"got {type(server_hostname).__name__}")
     return server_hostname
 
 
-def _new_client_obj(context, server_hostname, name):
+def _new_client_obj(context: ssl.SSLContext, server_hostname: str | None,
+                    name: str) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
     """The client SSLObject and its BIOs; nothing happens on the wire."""
     if server_hostname is None and context.check_hostname:
         raise ValueError(f"gpm.net.{name}: server_hostname is required when context.check_hostname "
@@ -86,7 +88,7 @@ def _new_client_obj(context, server_hostname, name):
     return context.wrap_bio(inc, out, server_side=False, server_hostname=server_hostname), inc, out
 
 
-def _check_conn(conn, name):
+def _check_conn(conn: object, name: str) -> None:
     if not isinstance(conn, Conn) or isinstance(conn, TLSConn):
         raise TypeError(f"gpm.net.{name}: conn must be a plain gpm.net.Conn, got {type(conn).__name__}")
     if conn._closed or conn._pd.closing:      # closed itself, or through a TLS conn over it
@@ -101,7 +103,8 @@ class TLSConn(Conn):
     __slots__ = ("_obj", "_in", "_out", "_server_side", "_mu", "_wmu", "_hsmu", "_hs_done",
                  "_hserr", "_werr", "_wclosed")
 
-    def __init__(self, conn, obj, inc, out, server_side):
+    def __init__(self, conn: Conn, obj: ssl.SSLObject, inc: ssl.MemoryBIO, out: ssl.MemoryBIO,
+                 server_side: bool) -> None:
         # Take over the plain conn's socket and PollDesc (Go's tls.Client(conn)
         # wraps; the plain conn must not be used directly afterwards).
         self._sock = conn._sock
@@ -120,13 +123,13 @@ class TLSConn(Conn):
         self._wmu = Mutex()
         self._hsmu = Mutex()
         self._hs_done = False
-        self._hserr = None
-        self._werr = None
+        self._hserr: BaseException | None = None
+        self._werr: BaseException | None = None
         self._wclosed = False
 
     # -- handshake ------------------------------------------------------
 
-    def handshake(self):
+    def handshake(self) -> None:
         """Run the TLS handshake now if it has not run (the conn's deadlines apply).
 
         Raises the ssl module's errors (ssl.SSLCertVerificationError for a
@@ -139,7 +142,7 @@ class TLSConn(Conn):
         hsmu.lock()
         try:
             if self._hs_done:
-                return
+                return  # type: ignore[unreachable]   # set by another caller while this one waited for _hsmu
             if self._hserr is not None:
                 raise self._hserr
             try:
@@ -154,7 +157,7 @@ class TLSConn(Conn):
         finally:
             hsmu.unlock()
 
-    def _handshake(self):
+    def _handshake(self) -> None:
         """Requires _hsmu held (so nobody else touches the SSLObject)."""
         obj = self._obj
         while True:
@@ -172,7 +175,7 @@ class TLSConn(Conn):
                 raise
         self._flush()                         # the last flight (client Finished, tickets)
 
-    def _feed(self, ct):
+    def _feed(self, ct: bytes) -> None:
         """Give ciphertext (b"": the peer's EOF) to the SSLObject."""
         mu = self._mu
         mu.acquire()
@@ -186,7 +189,7 @@ class TLSConn(Conn):
 
     # -- sending ciphertext ------------------------------------------------
 
-    def _flush(self):
+    def _flush(self) -> None:
         """Send everything in the outgoing BIO, in order (the handshake's flights)."""
         self._wmu.lock()
         try:
@@ -194,7 +197,7 @@ class TLSConn(Conn):
         finally:
             self._wunlock()
 
-    def _flush_nowait(self):
+    def _flush_nowait(self) -> None:
         """Send what a read left in the outgoing BIO (a KeyUpdate response, an
         alert), unless _wmu is held: its holder sends it in ``_wunlock``.
 
@@ -211,7 +214,7 @@ class TLSConn(Conn):
             finally:
                 self._wunlock()
 
-    def _wunlock(self):
+    def _wunlock(self) -> None:
         """Release _wmu; then send what a reader queued meanwhile.
 
         No output is stranded: a reader queues (under _mu) before its
@@ -232,7 +235,7 @@ class TLSConn(Conn):
             except OSError:
                 pass                      # kept in _werr: the next write raises it
 
-    def _flush_locked(self):
+    def _flush_locked(self) -> None:
         """Requires _wmu held."""
         mu, out = self._mu, self._out
         while True:
@@ -251,7 +254,7 @@ class TLSConn(Conn):
 
     # -- the Conn API ------------------------------------------------------
 
-    def read(self, n=65536):
+    def read(self, n: int = 65536) -> bytes:
         """Read up to ``n`` bytes of plaintext; ``b""`` at EOF (close_notify or TCP EOF)."""
         n = _read_size(n)
         if not self._hs_done:
@@ -288,7 +291,7 @@ class TLSConn(Conn):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self._feed(Conn.read(self, _CT_READ))
 
-    def write(self, data):
+    def write(self, data: "bytes | bytearray | memoryview") -> int:
         """Encrypt and send all of ``data``; returns len(data).
 
         As Conn.write, an error carries ``written`` (plaintext bytes whose
@@ -305,7 +308,7 @@ class TLSConn(Conn):
             try:
                 if self._werr is not None:
                     e = copy.copy(self._werr)
-                    e.written = 0
+                    e.written = 0  # type: ignore[attr-defined]
                     raise e
                 if self._wclosed:
                     raise BrokenPipeError(errno.EPIPE, "tls: protocol is shutdown (close_write)")
@@ -323,7 +326,7 @@ class TLSConn(Conn):
                         self._flush_locked()
                         off += min(_PT_CHUNK, total - off)
                 except OSError as e:
-                    e.written = off           # _flush_locked made a send failure permanent
+                    e.written = off  # type: ignore[attr-defined]  # _flush_locked made a send failure permanent
                     raise
                 return total
             finally:
@@ -331,7 +334,7 @@ class TLSConn(Conn):
         finally:
             view.release()
 
-    def close_write(self):
+    def close_write(self) -> None:
         """Send close_notify (TLS's half-close; the peer reads EOF).  Reading still works.
 
         Runs the handshake first if it has not run.  The TCP connection
@@ -352,7 +355,7 @@ class TLSConn(Conn):
         finally:
             self._wunlock()
 
-    def _unwrap(self):
+    def _unwrap(self) -> None:
         """Queue close_notify in the outgoing BIO."""
         mu = self._mu
         mu.acquire()
@@ -363,7 +366,7 @@ class TLSConn(Conn):
         finally:
             mu.release()
 
-    def close(self):
+    def close(self) -> None:
         """Send close_notify if it can go out at once, then close.  Idempotent.
 
         Never parks: goroutines blocked on the conn get ClosedError.
@@ -393,28 +396,29 @@ class TLSConn(Conn):
 
     # -- TLS state ---------------------------------------------------------
 
-    def cipher(self):
+    def cipher(self) -> tuple[str, str, int] | None:
         """(name, protocol, secret bits) of the negotiated cipher, None before the handshake."""
         return self._obj.cipher()
 
-    def version(self):
+    def version(self) -> str | None:
         """The negotiated protocol ("TLSv1.3", ...), None before the handshake."""
         return self._obj.version()
 
-    def getpeercert(self, binary_form=False):
+    def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's certificate (ssl.SSLSocket.getpeercert); ValueError before the handshake."""
         return self._obj.getpeercert(binary_form)
 
-    def selected_alpn_protocol(self):
+    def selected_alpn_protocol(self) -> str | None:
         return self._obj.selected_alpn_protocol()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
         side = "server" if self._server_side else "client"
         return f"<gpm.net.TLSConn {side} {state} {self.local_addr!r} -> {self.remote_addr!r}>"
 
 
-def tls_client(conn, context=None, server_hostname=None):
+def tls_client(conn: Conn, context: ssl.SSLContext | None = None,
+               server_hostname: str | None = None) -> TLSConn:
     """Wrap a plain Conn as the client side of TLS (Go's tls.Client).
 
     ``context`` defaults to ``ssl.create_default_context()``, which checks the
@@ -428,19 +432,20 @@ def tls_client(conn, context=None, server_hostname=None):
     return TLSConn(conn, obj, inc, out, False)
 
 
-def tls_server(conn, context):
+def tls_server(conn: Conn, context: ssl.SSLContext) -> TLSConn:
     """Wrap a plain Conn as the server side of TLS (Go's tls.Server)."""
     context = _check_context(context, "tls_server", True)
     _check_conn(conn, "tls_server")
     return _server_conn(conn, context)
 
 
-def _server_conn(conn, context):
+def _server_conn(conn: Conn, context: ssl.SSLContext) -> TLSConn:
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     return TLSConn(conn, context.wrap_bio(inc, out, server_side=True), inc, out, True)
 
 
-def dial_tls(network, address, context=None, server_hostname=None, timeout=None):
+def dial_tls(network: str, address: str, context: ssl.SSLContext | None = None,
+             server_hostname: str | None = None, timeout: float | None = None) -> TLSConn:
     """Dial, then run the TLS client handshake (Go's tls.Dial / DialWithDialer).
 
     ``timeout`` bounds dial and handshake together.  ``server_hostname``
@@ -473,8 +478,9 @@ class TLSListener(Listener):
     """A Listener whose accept returns TLS server conns (handshake deferred)."""
 
     __slots__ = ("_ctx",)       # set once by listen_tls
+    _ctx: ssl.SSLContext
 
-    def accept(self):
+    def accept(self) -> TLSConn:
         """Accept a connection and return it as a TLS server Conn at once;
         the handshake runs on its first read or write (or handshake())."""
         c = Listener.accept(self)
@@ -484,13 +490,13 @@ class TLSListener(Listener):
             c.close()
             raise
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<gpm.net.TLSListener" + Listener.__repr__(self)[len("<gpm.net.Listener"):]
 
 
 
 
-def listen_tls(network, address, context, backlog=4096):
+def listen_tls(network: str, address: str, context: ssl.SSLContext, backlog: int = 4096) -> "TLSListener":
     """Listen like gpm.net.listen; ``accept()`` returns TLS server conns."""
     context = _check_context(context, "listen_tls", True)
     ln = _listen(network, address, backlog, TLSListener)

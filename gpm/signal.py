@@ -70,7 +70,7 @@ def _relay(rfd: int) -> None:
         try:
             data = os.read(rfd, 512)
         except BlockingIOError:
-            wait_read(rfd)  # type: ignore[no-untyped-call]
+            wait_read(rfd)
             continue
         for signum in data:
             with _mu:

@@ -883,7 +883,7 @@ def _withdraw_chan_waits(gr):
 
 
 # A select claim nobody can win (its lock is held forever): see _withdraw_chan_waits.
-_LOST_CLAIM = [new_sema(), None]
+_LOST_CLAIM: list = [new_sema(), None]
 _LOST_CLAIM[0].acquire()
 
 
