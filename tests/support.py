@@ -1,6 +1,10 @@
 """Helpers shared by tests (the place tests reach into gpm._runtime)."""
 
+import os
 import threading
+import time
+
+import pytest
 
 from gpm._runtime.p import RunQueue, P
 from gpm._runtime import timers as rtimers
@@ -76,3 +80,30 @@ __all__ += ["default_procs", "cgroup_cpu_limit", "available_cpus"]
 from gpm._runtime.api import plain_sleep  # noqa: E402
 
 __all__ += ["plain_sleep"]
+
+
+# -- gpm.net tests -------------------------------------------------------------
+
+def nfds():
+    """Open file descriptors of this process."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def fdcheck():
+    """No fd leaks: the count of open fds is the same after the test."""
+    before = nfds()
+    yield
+    assert nfds() == before, "file descriptors leaked"
+
+
+def wait_io(h, limit=5.0):
+    """Wait (goroutine side) until goroutine ``h`` is parked on the netpoller."""
+    import gpm
+    deadline = time.monotonic() + limit
+    while getattr(h, "waitreason", None) != "IO wait" or h.status != 4:
+        assert time.monotonic() < deadline, "goroutine never parked in IO wait"
+        gpm.sleep(0.001)
+
+
+__all__ += ["nfds", "fdcheck", "wait_io"]

@@ -17,26 +17,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import gpm
 import gpm.net as net
-
-
-def nfds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture
-def fdcheck():
-    """No fd leaks: the count of open fds is the same after the test."""
-    before = nfds()
-    yield
-    assert nfds() == before, "file descriptors leaked"
-
-
-def wait_io(h, limit=5.0):
-    """Wait (goroutine side) until goroutine ``h`` is parked on the netpoller."""
-    deadline = time.monotonic() + limit
-    while getattr(h, "waitreason", None) != "IO wait" or h.status != 4:
-        assert time.monotonic() < deadline, "goroutine never parked in IO wait"
-        gpm.sleep(0.001)
+from tests.support import nfds, wait_io
 
 
 def echo_server(ln):

@@ -6,7 +6,6 @@ handshake.  Certificates from trustme; loopback only; every loop bounded.
 """
 
 import hashlib
-import os
 import socket
 import ssl
 import threading
@@ -17,19 +16,9 @@ import trustme
 
 import gpm
 import gpm.net as net
+from tests.support import wait_io
 
 PEER_TIMEOUT = 20.0      # a stdlib peer thread gives up after this (never reached when green)
-
-
-def nfds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture
-def fdcheck():
-    before = nfds()
-    yield
-    assert nfds() == before, "file descriptors leaked"
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +42,6 @@ def client_ctx(ca):
 
 def hostport(addr):
     return f"{addr[0]}:{addr[1]}"
-
-
-def wait_io(h, limit=5.0):
-    deadline = time.monotonic() + limit
-    while getattr(h, "waitreason", None) != "IO wait" or h.status != 4:
-        assert time.monotonic() < deadline, "goroutine never parked in IO wait"
-        gpm.sleep(0.001)
 
 
 def echo(c):
