@@ -30,8 +30,8 @@ def _plain(patched: bool, what: str):
         import queue
         import threading
         dl = h.Deadline(TIME_BUDGET)
-        if what == "lock":
-            lk = threading.Lock()
+        if what in ("lock", "rlock"):
+            lk = threading.Lock() if what == "lock" else threading.RLock()
             acquire, release = lk.acquire, lk.release
             i = 0
             t0 = time.perf_counter()
@@ -46,15 +46,6 @@ def _plain(patched: bool, what: str):
             while i < n and not dl.expired(i):
                 with lk:
                     pass
-                i += 1
-        elif what == "rlock":
-            lk = threading.RLock()
-            acquire, release = lk.acquire, lk.release
-            i = 0
-            t0 = time.perf_counter()
-            while i < n and not dl.expired(i):
-                acquire()
-                release()
                 i += 1
         else:
             q = queue.Queue()

@@ -172,10 +172,11 @@ def _owner_repr(owner: Any) -> Any:
 class RLock:
     """threading.RLock owned by a goroutine inside goroutines, by a thread on plain threads."""
 
-    __slots__ = ("_block", "_owner", "_count", "__weakref__")
+    __slots__ = ("_block", "_l", "_owner", "_count", "__weakref__")
 
     def __init__(self) -> None:
         self._block = Lock()           # held while owned
+        self._l = self._block._l       # its C lock (immutable; saves a lookup on the thread path)
         self._owner: Any = None        # G or thread ident (written by the owner only, under _block)
         self._count = 0                # recursion depth (written by the owner only)
 
@@ -196,7 +197,7 @@ class RLock:
                     _allocate().acquire(blocking, timeout)
                 self._count += 1
                 return True
-            rc = self._block._l.acquire(blocking, timeout)
+            rc = self._l.acquire(blocking, timeout)
         if rc:
             self._owner = me
             self._count = 1
@@ -218,7 +219,10 @@ class RLock:
         self._count = c
         if not c:
             self._owner = None
-            self._block.release()
+            self._l.release()          # Lock.release, inlined
+            block = self._block
+            if block._waiters:
+                block._wake_one()
 
     def __exit__(self, t: object, v: object, tb: object) -> None:
         self.release()
