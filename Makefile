@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-random test-matrix test-preempt test-ft test-wheel test-stdlib lint bench stress clean
+.PHONY: venv demo test mutants test-random test-matrix test-preempt test-ft test-wheel test-stdlib lint bench stress clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,19 @@ test-random: venv
 	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 	echo "test-random: GPM_DEBUG=randomize=1,seed=$$seed (replay: make test-random SEED=$$seed)"; \
 	GPM_DEBUG=randomize=1,seed=$$seed $(PY) -m pytest -q $(RANDOM_TESTS)
+
+# Mutation testing (mutmut, [tool.mutmut] in pyproject.toml) of p, sudog, sema, chan,
+# select, timers and sched's protocol functions; not part of make test.  Default:
+# sched's stopm/wakep/goready/findrunnable and all of the other files (hours on 2
+# shared cores; MUTANTS="gpm._runtime.sudog*" narrows a run).  Survivors:
+# .venv/bin/mutmut results; docs/HACKING.md lists the equivalent ones.
+MUTANTS ?= gpm._runtime.sched.x_stopm* gpm._runtime.sched.x_wakep* gpm._runtime.sched.x_goready* \
+	gpm._runtime.sched.x_findrunnable* gpm._runtime.sched.xǁSchedǁstopm* gpm._runtime.sched.xǁSchedǁwakep* \
+	gpm._runtime.sched.xǁSchedǁfindrunnable* gpm._runtime.p.* gpm._runtime.sudog.* gpm._runtime.sema.* \
+	gpm._runtime.chan.* gpm._runtime.select.* gpm._runtime.timers.*
+mutants: venv
+	nice $(VENV)/bin/mutmut run $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 # The suite on every other supported CPython found under pyenv (not run by CI).
 test-matrix: test
