@@ -107,3 +107,14 @@ def wait_io(h, limit=5.0):
 
 
 __all__ += ["nfds", "fdcheck", "wait_io"]
+
+# Goroutine dumps: the snapshot path (free-threaded builds; tests force it on GIL builds too).
+from gpm._runtime import trace as trace_mod  # noqa: E402
+_TRACE_SNAPSHOT = trace_mod.SNAPSHOT
+
+
+def trace_snapshot_default():
+    return _TRACE_SNAPSHOT
+
+
+__all__ += ["trace_mod", "trace_snapshot_default"]

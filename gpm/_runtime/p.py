@@ -340,7 +340,7 @@ class P:
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
-        "preempt_req", "preempted", "readybatch",
+        "preempt_req", "preempted", "readybatch", "stack_reqs",
     )
 
     def __init__(self, sched, pid, seed=None):
@@ -376,6 +376,8 @@ class P:
         self.longest_hold = 0.0       # longest single run of a G on this P (seconds)
         self.spinning = False         # the M is spinning (guarded by Sched.lock)
         self.preempt_req = None       # pending preemption request (guarded by preempt._lock)
+        self.stack_reqs = []          # pending stack-snapshot requests (trace.py; guarded by trace._stack_lock,
+                                      # read racily by the owner M as a hint)
         self.preempted = 0            # Gs preempted on this P (owner only)
         self.readybatch = None        # owner M only: a list while it fires its own timers
                                       # (goready collects there; timers.py readies it in order)

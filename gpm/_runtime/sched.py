@@ -470,6 +470,8 @@ class Sched:
                 gp = handoff
                 handoff = self.newworker(pp, gp).switch(gp)
                 continue
+            if pp.stack_reqs:
+                serve_stack_reqs(pp)
             now = nanotime()
             if pp.curg is not None:
                 # The G that switched back here ran from curg_since to now.
@@ -549,6 +551,8 @@ class Sched:
         while True:
             if self.stopping:
                 return None, False
+            if pp.stack_reqs:
+                serve_stack_reqs(pp)          # an idle M is woken for a dump's snapshot
             now = nanotime()
             if pp.timer0 <= now:
                 check_timers(pp, now)
@@ -922,6 +926,8 @@ def trynext(sched, pp):
         pp.longest_hold = held
     pp.curg = None
     pp.last_sched = now
+    if pp.stack_reqs:
+        serve_stack_reqs(pp)
     if sched.stopping or pp.timer0 <= now:
         return None
     if sched.runqsize:
@@ -935,6 +941,13 @@ def trynext(sched, pp):
     if gp is None:
         return None
     return gp, inherit, now
+
+
+def serve_stack_reqs(pp):
+    """Answer the dumps waiting for this M's goroutine stacks (trace.py).  Owner M only,
+    at a scheduling point: every greenlet of this thread but the caller's is suspended."""
+    from .trace import serve_stack_reqs as serve
+    serve(pp)
 
 
 def switch_away(pp):

@@ -206,6 +206,14 @@ def sysmon_tick(sched, now, sm=None):
 
 def _warn(sched, pp, gp, held):
     stack = "(stack unavailable)"
+    if trace.SNAPSHOT:
+        # Free-threaded: the stuck G's frames belong to a running thread and
+        # reading them can crash (trace.py's module doc); name its function.
+        code = getattr(gp.fn, "__code__", None)
+        where = (f'\n  File "{code.co_filename}", line {code.co_firstlineno}, in {code.co_name}'
+                 if code is not None else "")
+        return _log_warn(sched, pp, gp, held,
+                         "  (stack unavailable on a free-threaded build; the goroutine runs)" + where + "\n")
     try:
         t = sched.ms[pp.id]
         frame = sys._current_frames().get(t.ident)
@@ -222,6 +230,10 @@ def _warn(sched, pp, gp, held):
         pass
     finally:
         frame = None
+    _log_warn(sched, pp, gp, held, stack)
+
+
+def _log_warn(sched, pp, gp, held, stack):
     pending = (" A preemption request is pending: it is inside a C call or library code "
                "with no safe point." if pp.preempt_req is not None else "")
     log.warning("gpm: goroutine %d has held P%d for %.0f ms without yielding "

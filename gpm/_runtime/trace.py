@@ -18,9 +18,26 @@ frame of its M's thread (``sys._current_frames()``); both chains end at the
 greenlet's first frame (``Sched.gmain``: greenlet#304).  Frames of the runtime
 itself (``gpm/_runtime``, ``gpm/debug.py``) are hidden, as Go hides runtime
 frames unless GOTRACEBACK=system, so a sleeping G shows the user's
-``gpm.sleep(...)`` line on top.  Walking another thread's live frames is what
-faulthandler and py-spy do too: it is best-effort under a free-threaded build
-(a frame may move on while we read it; we never write to it).
+``gpm.sleep(...)`` line on top.
+
+Whose frames may be read (issue 10).  With a GIL, a thread holding it may read
+any thread's frames: the owner of a greenlet cannot resume it meanwhile (what
+faulthandler does).  On a free-threaded build that is a crash (``PyFrame_GetCode``
+on a frame its owner M is popping: 3 of 4 runs of a dump beside 8 ping-pong
+pairs segfaulted), so there (``SNAPSHOT``) a dump reads only its own thread's
+greenlets and asks every other M for a snapshot of its own: it appends a
+``StackReq`` to each P's ``stack_reqs`` and wakes the P; the M answers at its
+next scheduling point (``trynext``, the top of ``schedule``, findrunnable's
+loop), where every greenlet of its thread but the caller's is suspended and
+only that thread could resume them.  A goroutine running on an M that does not
+reach a scheduling point within ``SNAPSHOT_WAIT`` (a CPU loop, a long C call)
+shows "stack unavailable".  The dumper serves its own P's requests while it
+waits, so two dumps on two Ms do not wait for each other.
+
+Field guards:
+  _stack_lock     a leaf: guards every P's ``stack_reqs`` list (swapped out by its M)
+  StackReq.lock   a leaf: guards ``frames`` and ``pending``; ``done`` is set once
+                  pending reaches 0
 """
 
 import dataclasses
@@ -30,6 +47,8 @@ import sys
 import threading
 import weakref
 from typing import Any
+
+from greenlet import getcurrent
 
 from .g import Gstatus, WaitReason
 from .locks import new_lock
@@ -42,6 +61,12 @@ __all__ = [
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _HIDDEN_FILES = (os.path.join(os.path.dirname(_RUNTIME_DIR.rstrip(os.sep)), "debug.py"),)
+
+# A dump beside running Ms snapshots through them (module doc); tests may set it.
+SNAPSHOT = bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED")) and not (
+    getattr(sys, "_is_gil_enabled", lambda: False)())
+SNAPSHOT_WAIT = 0.5                 # seconds a dump waits for the other Ms' snapshots
+_stack_lock = new_lock()
 
 # Last schedtrace print per runtime (sysmon is the only caller in practice;
 # the lock keeps a test calling the tick directly from racing it).
@@ -215,6 +240,84 @@ def _walk(frame):
     return out
 
 
+class StackReq:
+    """One dump's request for the stacks of other Ms' goroutines (module doc)."""
+
+    __slots__ = ("lock", "frames", "pending", "done")
+
+    def __init__(self, pending):
+        self.lock = new_lock()
+        self.frames = {}            # goid -> frames, written by the answering Ms
+        self.pending = pending      # Ms yet to answer
+        self.done = threading.Event()
+
+    def answer(self, frames):
+        with self.lock:
+            self.frames.update(frames)
+            self.pending -= 1
+            last = self.pending == 0
+        if last:
+            self.done.set()
+
+
+def _own_stacks(sched, pp):
+    """goid -> frames of every started goroutine pinned to ``pp``.  ``pp``'s M only:
+    its other greenlets are suspended and only this thread can resume them."""
+    me = getcurrent()
+    with sched.allglock:
+        gs = [gp for gp in sched.allgs.values() if gp.pp is pp]
+    out = {}
+    for gp in gs:
+        gr = gp.gr
+        if gr is None or getattr(gr, "pp", None) is not pp or getattr(gr, "gp", None) is not gp:
+            continue
+        fr = sys._getframe() if gr is me else gr.gr_frame
+        out[gp.goid] = _walk(fr)
+    return out
+
+
+def serve_stack_reqs(pp):
+    """Answer the pending StackReqs of ``pp`` (its M only, at a scheduling point)."""
+    with _stack_lock:
+        reqs = pp.stack_reqs
+        pp.stack_reqs = []
+    if reqs:
+        frames = _own_stacks(pp.sched, pp)
+        for req in reqs:
+            req.answer(frames)
+
+
+def _snapshot(sched):
+    """goid -> frames from every M (free-threaded builds; module doc).  Any thread."""
+    mine = getattr(getcurrent(), "pp", None)
+    if mine is not None and mine.sched is not sched:
+        mine = None
+    others = [pp for pp in sched.allp if pp is not mine and pp.g0 is not None]
+    req = StackReq(len(others))
+    for pp in others:
+        with _stack_lock:
+            pp.stack_reqs.append(req)
+        pp.wake()
+    frames = {}
+    if mine is not None:
+        if mine.stack_reqs:
+            serve_stack_reqs(mine)      # a dumping goroutine is its M's scheduling point
+        frames = _own_stacks(sched, mine)
+    deadline = nanotime() + SNAPSHOT_WAIT
+    while others and not req.done.wait(0.002):
+        if mine is not None and mine.stack_reqs:
+            serve_stack_reqs(mine)
+        if nanotime() >= deadline:
+            break
+    for pp in others:                   # withdraw it where it was not answered
+        with _stack_lock:
+            if req in pp.stack_reqs:
+                pp.stack_reqs.remove(req)
+    with req.lock:
+        frames.update(req.frames)
+    return frames
+
+
 def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
     """A record per live goroutine, the caller's own goroutine first, then by id.
 
@@ -226,7 +329,8 @@ def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
     now = nanotime()
     me = getg()
     myident = threading.get_ident()
-    frames_by_thread = sys._current_frames()
+    snap = _snapshot(sched) if SNAPSHOT else None
+    frames_by_thread = sys._current_frames() if snap is None else {}
     running = {}
     for pp in sched.allp:
         gp = pp.curg
@@ -242,7 +346,7 @@ def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
         pid = gp.pp.id if gp.pp is not None else None
         if gp is me:
             st = Gstatus.RUNNING
-            frames = _walk(frames_by_thread.get(myident))
+            frames = _walk(sys._getframe() if snap is not None else frames_by_thread.get(myident))
             pp = gp.pp
             since = now - pp.curg_since if pp is not None and pp.curg is gp else None
         elif st == Gstatus.RUNNING:
@@ -250,7 +354,7 @@ def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
             if pp is not None:
                 since = now - pp.curg_since
                 pid = pp.id
-                frames = _walk(frames_by_thread.get(ident))
+                frames = _walk(frames_by_thread.get(ident)) if snap is None else snap.get(gp.goid, [])
                 if pp.curg is not gp:
                     frames = []
             if not frames:
@@ -269,8 +373,11 @@ def goroutine_stacks(sched: Any = None) -> "list[GoroutineRecord]":
                     frames = [(code.co_filename, code.co_firstlineno, code.co_qualname)]
                 note = "not started"
             else:
-                fr = gr.gr_frame if getattr(gr, "gp", None) is gp else None
-                frames = _walk(fr)
+                if snap is not None:
+                    frames = snap.get(gp.goid, [])
+                else:
+                    fr = gr.gr_frame if getattr(gr, "gp", None) is gp else None
+                    frames = _walk(fr)
                 if not frames:
                     note = "stack unavailable"
         recs.append(GoroutineRecord(
