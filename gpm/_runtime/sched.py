@@ -163,14 +163,23 @@ class Sched:
     # -- starting and stopping --------------------------------------------
 
     def start(self):
+        """Start the Ms, then sysmon.  Sysmon's object exists before any G runs; its thread
+        starts last, so every M it may join at the end has started (joining a Thread whose
+        ident is set but whose start() has not returned raises RuntimeError: issue 10 bug 2).
+        A Ctrl-C meanwhile is held until every thread started (``_sigint_held``): one landing
+        inside ``Thread.start()`` left a started M nobody joined (bug 4)."""
         from .m import mstart
+        from .sysmon import Sysmon, start_sysmon
         for pp in self.allp:
             t = threading.Thread(target=mstart, args=(self, pp), name=f"gpm-M{pp.id}", daemon=True)
             self.ms.append(t)
-        from .sysmon import start_sysmon
-        start_sysmon(self)            # first, so sched.sysmon exists before any G runs
-        for t in self.ms:
-            t.start()
+        self.sysmon = Sysmon(self)
+
+        def start_all():
+            for t in self.ms:
+                t.start()
+            start_sysmon(self, self.sysmon)
+        _sigint_held(start_all)
 
     def stop(self):
         """Begin shutdown: every M leaves its loop at its next schedule.  Any thread."""
@@ -1137,6 +1146,28 @@ def note_foreign_thread():
 
 
 # -- runtime lifetime ------------------------------------------------------
+
+def _sigint_held(fn):
+    """Run ``fn()`` with SIGINT's Python handler held back; call it afterwards if the signal
+    came.  Main thread with a callable handler only (elsewhere no KeyboardInterrupt lands)."""
+    import signal
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    try:
+        old = signal.getsignal(signal.SIGINT)
+    except (ValueError, AttributeError):
+        return fn()
+    if not callable(old):
+        return fn()
+    got = []
+    signal.signal(signal.SIGINT, lambda signum, frame: got.append(frame))
+    try:
+        return fn()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got:
+            old(signal.SIGINT, got[0])
+
 
 def start_runtime(procs, background=False, seed=None):
     """Create and register a Sched: gpm.run's, or (``background``) gpm.go's

@@ -142,9 +142,11 @@ class Sysmon:
             np.close()
 
 
-def start_sysmon(sched):
-    """Create and start the sysmon thread (called by Sched.start)."""
-    sm = Sysmon(sched)
+def start_sysmon(sched, sm=None):
+    """Start the sysmon thread (called by Sched.start once the Ms started); ``sm`` defaults
+    to a new Sysmon."""
+    if sm is None:
+        sm = Sysmon(sched)
     sched.sysmon = sm
     sm.thread = threading.Thread(target=sm.loop, name="gpm-sysmon", daemon=True)
     sm.thread.start()

@@ -243,3 +243,78 @@ def test_channel_reused_by_a_later_run_skips_receivers_discarded_at_exit():
         return sorted([_shared.recv(), _shared.recv()])
     assert gpm.run(second, procs=2) == [5, 6]
     assert _live_scheds() <= scheds0    # the first run's Sched is not kept by the channel
+
+
+CTRL_C_INSIDE_THREAD_START = textwrap.dedent('''
+    import os, signal, threading, time, gpm
+    real_start = threading.Thread.start
+
+    class InterruptingEvent(threading.Event):
+        def wait(self, timeout=None):
+            # The thread exists and runs; Ctrl-C lands in start()'s wait for it.
+            signal.raise_signal(signal.SIGINT)
+            return super().wait(timeout)
+
+    def start(self):
+        if self.name == "gpm-M1":
+            self._started = InterruptingEvent()
+            boot = self._bootstrap
+
+            def slow_bootstrap():
+                time.sleep(0.3)       # a loaded machine: the new thread runs late
+                boot()
+            self._bootstrap = slow_bootstrap
+        return real_start(self)
+    threading.Thread.start = start
+    try:
+        gpm.run(lambda: gpm.sleep(5), procs=2)
+        print("no interrupt")
+    except KeyboardInterrupt:
+        print("interrupted")
+    threading.Thread.start = real_start
+    # enumerate() includes threads still starting (not is_alive() yet); /proc counts OS threads.
+    left = [t.name for t in threading.enumerate() if t.name.startswith("gpm-")]
+    print("tasks", len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1)
+    print("left", left)
+    assert gpm.run(lambda: 7) == 7
+''')
+
+
+def test_ctrl_c_inside_thread_start_leaves_no_runtime_thread():
+    """Issue 10 bug 4: a Ctrl-C landing in Thread.start() of an M (its thread already running)
+    left that M running after gpm.run raised.  Sched.start holds SIGINT until all its threads
+    started, then delivers it: gpm.run raises KeyboardInterrupt with every thread joined."""
+    r = run_prog(CTRL_C_INSIDE_THREAD_START, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "interrupted" in r.stdout and "left []" in r.stdout and "tasks 1" in r.stdout, \
+        (r.stdout, r.stderr[-2000:])
+
+
+SYSMON_STARTS_AFTER_THE_MS = textwrap.dedent('''
+    import threading, time, gpm
+    from gpm._runtime import sysmon
+    real_start, real_loop = threading.Thread.start, sysmon.Sysmon.loop
+    seen = []
+
+    def start(self):
+        if self.name.startswith("gpm-M"):
+            time.sleep(0.05)          # widen the window between the threads' starts
+        return real_start(self)
+
+    def loop(self):
+        seen.append([t.ident is not None for t in self.sched.ms])
+        return real_loop(self)
+    threading.Thread.start, sysmon.Sysmon.loop = start, loop
+    for _ in range(3):
+        gpm.run(lambda: None, procs=3)
+    print("seen", seen)
+    assert seen and all(all(s) for s in seen), seen
+''')
+
+
+def test_sysmon_starts_after_every_m_started():
+    """Issue 10 bug 2: sysmon started first and, when a quick run ended, joined an M whose
+    ident was set but whose start() had not returned (RuntimeError: cannot join thread before
+    it is started).  Now the Ms start first; sysmon's thread, started last, sees them all."""
+    r = run_prog(SYSMON_STARTS_AFTER_THE_MS, timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr[-3000:])
