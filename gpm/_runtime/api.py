@@ -143,6 +143,30 @@ def _sleep_fire(gp, now):
     _s.goready(gp)
 
 
+class _SleepTimer:
+    """A goroutine's reusable sleep timer (``G.sleep_timer``), armed by gopark.
+
+    gopark calls ``release()`` once the G is WAITING (Go's ``resetForSleep``,
+    the unlockf of timeSleep's gopark): any M may fire any P's timers
+    (steal_timers), so a timer armed while the G still ran could be fired by
+    another M before the park, and goready would find the G RUNNING (a fatal
+    casgstatus error under checks=1).  Fields are the owner G's only: set by
+    ``sleep`` and read in ``release`` on the G's own M, before the timer is
+    armed.
+    """
+
+    __slots__ = ("t", "when", "pp")
+
+    def __init__(self, gp):
+        self.t = RTimer(_sleep_fire, gp)
+        self.when = 0.0
+        self.pp = None
+
+    def release(self):
+        pp = self.pp
+        modtimer(self.t, self.when, 0.0, pp, pp)
+
+
 def duration(what: str, seconds: object) -> float:
     """Validate a duration in seconds (int or float, not NaN) and return it as float.
 
@@ -186,12 +210,12 @@ def sleep(seconds: float) -> None:
     if d <= 0:
         _s.gosched()
         return
-    t = gp.sleep_timer
-    if t is None:
-        t = gp.sleep_timer = RTimer(_sleep_fire, gp)
-    pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
-    modtimer(t, _s.nanotime() + d, 0.0, pp, pp)
-    _s.gopark(None, WaitReason.SLEEP)
+    st = gp.sleep_timer
+    if st is None:
+        st = gp.sleep_timer = _SleepTimer(gp)
+    st.pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
+    st.when = _s.nanotime() + d
+    _s.gopark(st, WaitReason.SLEEP)   # arms the timer once the G is WAITING (see _SleepTimer)
 
 
 def current() -> G[Any] | None:

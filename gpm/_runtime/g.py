@@ -161,7 +161,7 @@ class G(Generic[T]):
         self.joiners = None           # Sudogs waiting in join() (list, made on first join)
         self.is_main = False
         self.param = None             # value handed over by a waker (owned by the parked G)
-        self.sleep_timer = None       # reused by gpm.sleep
+        self.sleep_timer = None       # reused by gpm.sleep (api._SleepTimer, armed by gopark)
         self.ctx = ctx                # contextvars.Context the G runs in (a copy of the spawner's)
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)

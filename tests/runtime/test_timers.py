@@ -8,9 +8,10 @@ must fire exactly the active timers with deadline <= now, in deadline order
 import math
 
 from hypothesis import settings, strategies as st
+import pytest
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, precondition
 
-from tests.support import P, rtimers
+from tests.support import P, rtimers, run_prog
 
 times = st.integers(min_value=0, max_value=50).map(float)
 
@@ -142,3 +143,101 @@ def test_timers_of_a_busy_p_fire_on_an_idle_one():
     state = gpm.run(main, procs=2)
     assert state.get("p") == 1
     assert state.get("woke"), "the timer of a busy P never fired"
+
+
+def test_two_ms_firing_one_p_claim_each_due_timer_once():
+    """The claim protocol on a bare heap: the owner's check_timers and an idle
+    M's steal (run_timers) race over the same due timers; each timer is popped
+    and disarmed under the P's timers lock, so every callback runs exactly once
+    whichever M fires it."""
+    import threading
+
+    pp = P(None, 0)
+    fired = []
+    ts = []
+    for i in range(2000):
+        t = rtimers.RTimer(lambda arg, now: fired.append(arg), i)
+        rtimers.addtimer(t, float(i % 50), pp, pp)
+        ts.append(t)
+    go = threading.Barrier(2)
+
+    def fire(f):
+        go.wait()
+        for now in range(50):
+            f(pp, float(now))
+
+    th = threading.Thread(target=fire, args=(rtimers.run_timers,))
+    th.start()
+    fire(rtimers.check_timers)
+    th.join()
+    assert sorted(fired) == list(range(2000))
+    assert pp.ntimers == 0 and pp.timer0 == math.inf
+
+
+def test_sleep_timer_fired_by_another_m_at_once_wakes_the_sleeper(monkeypatch):
+    """Bug: gpm.sleep armed its timer and only then parked (RUNNING -> WAITING).
+    Since idle Ms fire busy Ps' timers (steal_timers), another M could fire a
+    short sleep's timer in between: goready on a RUNNING goroutine, a fatal
+    casgstatus error under checks=1 (seen in test_stress_tool on 3.11/3.12).
+    Deterministic replay: the moment sleep's timer is armed, a plain thread
+    (another M) fires the sleeper's P's timers due by the sleep's deadline and
+    is joined before the sleeper goes on.  The sleep must arm only once parked.
+    """
+    import threading
+
+    import gpm
+    from gpm._runtime import api
+
+    real = api.modtimer
+    steals = []
+
+    def modtimer_then_steal(t, when, period, pp=None, waker_pp=None):
+        was = real(t, when, period, pp, waker_pp)
+        if t.f is api._sleep_fire:
+            th = threading.Thread(target=lambda: steals.append(rtimers.run_timers(t.pp, when)))
+            th.start()
+            th.join()
+        return was
+
+    monkeypatch.setattr(api, "modtimer", modtimer_then_steal)
+
+    def main():
+        for _ in range(3):
+            gpm.sleep(0.001)
+        return "woke"
+
+    # procs=1: the thread is the only other M (at procs=2 P1's M may steal the
+    # timer first, which is correct but would make the count below racy).
+    assert gpm.run(main, procs=1) == "woke"
+    assert steals == [1, 1, 1]
+
+
+_SLEEPERS_SRC = """
+import sys
+import gpm, gpm.sync
+sys.setswitchinterval(1e-5)          # frequent GIL handoffs widen the arm-then-park window
+def main():
+    wg = gpm.sync.WaitGroup()
+    def sleeper(i):
+        for k in range(4):
+            gpm.sleep(0.0001 * ((i + k) % 3))
+        wg.done()
+    for b in range(40):              # bursts: Ms keep going idle and stealing timers
+        for i in range(50):
+            wg.add(1)
+            gpm.go(sleeper, i)
+        gpm.sleep(0.0005)
+    wg.wait()
+    return "ok"
+print(gpm.run(main, procs=PROCS))
+"""
+
+
+@pytest.mark.parametrize("procs", [2, 4])
+def test_many_short_sleepers_never_ready_a_running_goroutine(procs):
+    """Stress replay of the same bug (2000 short sleepers in bursts, checks=1,
+    in a subprocess): before the fix 4 of 6 runs died with 'bad transition
+    from running to runnable'.  Three runs per procs value."""
+    for _ in range(3):
+        p = run_prog(_SLEEPERS_SRC.replace("PROCS", str(procs)), debug="checks=1", timeout=60)
+        assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
