@@ -144,6 +144,7 @@ class Sched:
         self.netpoll = None                   # netpoll(timeout) -> [G], installed by the netpoller
         self.netpoller = None                 # netpoll_epoll.Netpoll, created on first use (netpoll.py)
         self.foreign = {}                     # plain threads that used gpm objects: ident -> Thread
+        self.preexisting = None               # threads alive when start() ran (set once there)
         self.allgs = {}                       # goid -> live G (guarded by allglock)
         self.goidgen = 1
         self.stopping = False
@@ -174,6 +175,7 @@ class Sched:
             t = threading.Thread(target=mstart, args=(self, pp), name=f"gpm-M{pp.id}", daemon=True)
             self.ms.append(t)
         self.sysmon = Sysmon(self)
+        self.preexisting = frozenset(threading.enumerate())
 
         def start_all():
             for t in self.ms:
@@ -778,11 +780,40 @@ class Sched:
                 if th.is_alive():
                     return "foreign"
                 del self.foreign[ident]
+        if self._new_plain_thread():
+            return "foreign"
         if self._external_wait():
             return "foreign"
         if background_busy(self):
             return "foreign"                  # a background goroutine could still wake one
         return "dead"
+
+    def _new_plain_thread(self):
+        """A live plain thread started after this runtime (issue 10 bug 3).
+
+        Such a thread may be about to make its first gpm call, or hold a gpm Mutex it took on
+        the fast path (which registers nothing): either way it may still wake a goroutine, so
+        checkdead must not call the run dead while it lives.  Threads that existed before the
+        run and never used a gpm object on a slow path are not counted (pytest's and other
+        libraries' helper threads would otherwise turn every deadlock into a hang).  Runtime
+        threads are not counted (this runtime's; another's answer through background_busy).
+        Requires no lock held (``threading.enumerate`` takes threading's own lock).
+        """
+        pre = self.preexisting or ()
+        mine = set(self.ms)
+        sm = self.sysmon
+        if sm is not None and sm.thread is not None:
+            mine.add(sm.thread)
+        pool = self.syscall_pool
+        if pool is not None:
+            mine.update(pool.threads())
+        for th in threading.enumerate():
+            if th in pre or th in mine or th.ident == self.owner_ident:
+                continue
+            if th.name.startswith("gpm-"):
+                continue                      # another runtime's threads (background_busy)
+            return True                       # enumerate(): alive, or started and not yet running
+        return False
 
     def _external_wait(self):
         """A goroutine is parked on an object any plain thread may release unannounced.

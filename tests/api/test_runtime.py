@@ -372,3 +372,67 @@ def test_gosched_lets_global_work_in():
     yields_before_it_ran = gpm.run(main, procs=1)
     # Go's Gosched semantics: it ran after at most one yield per spinner.
     assert 0 <= yields_before_it_ran <= 3, yields_before_it_ran
+
+
+def _wait_parked(h, reason, limit=10.0):
+    """Plain thread: wait (bounded) until goroutine ``h`` is parked with ``reason``."""
+    deadline = time.monotonic() + limit
+    while getattr(h, "waitreason", None) != reason:
+        assert time.monotonic() < deadline, f"goroutine never parked on {reason!r}"
+        time.sleep(0.001)
+
+
+def test_no_false_deadlock_for_a_thread_before_its_first_gpm_call(procs):
+    """Issue 10 bug 3: checkdead counted only threads that had gone through a gpm slow path,
+    so main parked on a channel that a just-started thread was about to send on was a Deadlock.
+    A plain thread started after the run began is counted while it lives."""
+    def main():
+        ch = gpm.Chan()
+        me = gpm.current()
+
+        def sender():
+            _wait_parked(me, "chan receive")     # its first gpm call comes after main parked
+            ch.send("late")
+        th = threading.Thread(target=sender)
+        th.start()
+        v = ch.recv()
+        th.join()
+        return v
+    assert gpm.run(main, procs=procs) == "late"
+
+
+def test_no_false_deadlock_for_a_thread_holding_a_fast_path_mutex(procs):
+    """Issue 10 bug 3: a Mutex taken on the fast path registers nothing; a goroutine waiting
+    for it while its holder (a plain thread) lives is no deadlock."""
+    import gpm.sync
+
+    def main():
+        mu = gpm.sync.Mutex()
+        locked = threading.Event()
+        me = gpm.current()
+
+        def holder():
+            mu.lock()                            # fast path: uncontended
+            locked.set()
+            _wait_parked(me, "sync.Mutex.Lock")
+            mu.unlock()
+        th = threading.Thread(target=holder)
+        th.start()
+        while not locked.is_set():
+            gpm.sleep(0.001)
+        mu.lock()
+        mu.unlock()
+        th.join()
+        return "ok"
+    assert gpm.run(main, procs=procs) == "ok"
+
+
+def test_deadlock_still_detected_after_a_helper_thread_ended(procs):
+    """The rule counts live threads only: once the helper is gone the run is dead."""
+    def main():
+        th = threading.Thread(target=lambda: None)
+        th.start()
+        th.join()
+        gpm.Chan().recv()
+    with pytest.raises(gpm.Deadlock, match="all goroutines are asleep"):
+        gpm.run(main, procs=procs)
