@@ -374,7 +374,10 @@ def test_goroutine_in_one_c_call_is_reported_by_blockwarn():
     assert out["x"] == 200_000 * 199_999 // 2
     assert "goroutine 2 has held P0" in err
     assert "A preemption request is pending" in err
-    assert 'line 6, in stuck' in err         # with its stack (the time.sleep line)
+    if support.trace_snapshot_default():     # free-threaded: the live stack is never read there
+        assert "stack unavailable on a free-threaded build" in err and "in stuck" in err
+    else:
+        assert 'line 6, in stuck' in err     # with its stack (the time.sleep line)
 
 
 def test_coexists_with_another_monitoring_tool():
