@@ -124,8 +124,9 @@ def main():
     for _ in range(CONSUMERS):
         q.put(None)
     seen = [x for g in gs for x in g.join()]
-    busy = sum(1 for g in gs if g.join())
-    print(len(seen), len(set(seen)), sum(seen) == N * (N - 1) // 2, busy > 1)
+    # Which consumers get items is scheduling policy, not API: on an idle machine one goroutine
+    # can drain every item without ever finding the queue empty.  Exactness is the contract.
+    print(len(seen), len(set(seen)), sum(seen) == N * (N - 1) // 2)
 gpm.run(main, procs=2)
 """, timeout=150, patch="gpm.monkey.patch_queue(); gpm.monkey.patch_threading()")
-    assert out.strip() == "100000 100000 True True"
+    assert out.strip() == "100000 100000 True"
