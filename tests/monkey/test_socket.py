@@ -112,7 +112,7 @@ def test_timeouts_nonblocking_and_close_inside_goroutines():
                 except OSError as e:
                     res.send(e.errno)
             gpm.go(reader)
-            time.sleep(0.02)
+            time.sleep(0.02)    # not synchronization: EBADF is the answer whether or not the reader parked yet
             a.close()
             print("closed", res.recv() == errno.EBADF)
             b.close()
