@@ -24,6 +24,7 @@ The callbacks run on a scheduler greenlet: they only take these short
 locks, do non-blocking channel sends and spawn goroutines.
 """
 
+import contextvars
 from typing import Any, Callable
 
 from greenlet import getcurrent
@@ -83,7 +84,11 @@ def _deliver(tm: "Timer | Ticker", gen: int, now: float) -> None:
     if fn is not None:
         tm._armed = False
         mu.release()
-        _api.go(fn)
+        # A fresh copy per firing: a reset timer may fire again while the
+        # goroutine of the last firing still runs in its copy.
+        ctx = tm._ctx
+        assert ctx is not None
+        _api.go(ctx.copy().run, fn)
         return
     if tm._t.period <= 0:
         tm._armed = False
@@ -110,7 +115,7 @@ class Timer:
     the timer was pending; after they return no stale value is received.
     """
 
-    __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "__weakref__")
+    __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "_ctx", "__weakref__")
     # Typed as a channel for ``t.c.recv()``; it is None only for an
     # after_func timer, which has no channel (Go's nil C).
     c: Chan[float]
@@ -119,6 +124,10 @@ class Timer:
         d = _duration(seconds, "Timer")
         self._mu = new_lock("timer")
         self._fn = _fn                 # after_func's function, else None (read-only)
+        # after_func's goroutine runs in the caller's context as it was at
+        # after_func (as if the caller had spawned it then), not in the
+        # context of the scheduler that fires the timer.  Read-only.
+        self._ctx = contextvars.copy_context() if _fn is not None else None
         self.c = Chan(1) if _fn is None else None  # type: ignore[assignment]
         self._t = RTimer(_fire, None)  # the runtime timer; arg guarded by _mu
         self._gen = 0                  # guarded by _mu
@@ -190,7 +199,7 @@ class Ticker:
     reader misses.  ``stop()``, ``reset(seconds)``.  A period <= 0 raises
     ValueError."""
 
-    __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "__weakref__")
+    __slots__ = ("c", "_mu", "_t", "_gen", "_armed", "_fn", "_ctx", "__weakref__")
     c: Chan[float]
 
     def __init__(self, seconds: float) -> None:
@@ -199,6 +208,7 @@ class Ticker:
             raise ValueError("gpm.Ticker: non-positive interval for Ticker")
         self._mu = new_lock("timer")
         self._fn = None
+        self._ctx = None
         self.c = Chan(1)
         self._t = RTimer(_fire, None, d)
         self._gen = 0                  # guarded by _mu

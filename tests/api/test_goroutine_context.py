@@ -272,3 +272,16 @@ def test_local_failed_init_runs_again_on_next_access():
         return gpm.go(child, f).join()
     assert gpm.run(main, procs=1) is True
     assert len(n) == 3
+
+
+def test_after_func_runs_in_the_callers_context_at_after_func(procs):
+    """after_func's goroutine saw the firing scheduler's context, not its caller's."""
+    def main():
+        got = gpm.Chan(2)
+        var.set("at after_func")
+        t = gpm.after_func(0.001, lambda: (got.send(var.get()), var.set("inside")))
+        var.set("later")
+        first = got.recv()
+        t.reset(0.001)                    # fires again: a fresh copy, not the first firing's
+        return first, got.recv(), var.get()
+    assert gpm.run(main, procs=procs) == ("at after_func", "at after_func", "later")
