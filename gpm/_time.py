@@ -32,7 +32,7 @@ from greenlet import getcurrent
 from ._runtime.duration import check_duration
 from ._runtime.chan import Chan, send_poll, CLOSED
 from ._runtime.locks import new_lock
-from ._runtime.sched import nanotime
+from ._runtime.clock import nanotime
 from ._runtime.timers import RTimer, modtimer, deltimer
 from ._runtime import api as _api
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from ._runtime.duration import check_timeout
 from ._runtime.locks import new_lock
-from ._runtime.sched import nanotime
+from ._runtime.clock import nanotime
 from .net import Conn, Listener, ClosedError, dial, _listen, _read_size, _split_hostport, _close_once
 from .sync import Mutex
 

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from ._runtime.duration import check_duration, check_deadline
 from ._runtime.chan import Chan, nilchan
 from ._runtime.locks import new_lock
-from ._runtime.sched import nanotime
+from ._runtime.clock import nanotime
 from ._time import _arm_runtime_timer, _stop_runtime_timer
 
 __all__ = ["background", "with_cancel", "with_timeout", "with_deadline",

@@ -21,7 +21,7 @@ import sys
 from types import FrameType
 from typing import IO, Any, Callable
 
-from ._runtime.sched import current_sched
+from ._runtime.clock import current_sched
 from ._runtime.trace import dump_goroutines, goroutine_stacks, write_stderr
 
 __all__ = ["install_dump_signal", "goroutine_profile"]

@@ -44,7 +44,7 @@ from typing import Any, TypeVar, Union
 from ._runtime.duration import check_opt_deadline, check_timeout
 from ._runtime.locks import new_lock
 from ._runtime.netpoll import pollopen, ClosedError, Timeout, wait_fd, maybe_yield, _MODE_R, _MODE_W, READY
-from ._runtime.sched import nanotime
+from ._runtime.clock import nanotime
 from ._runtime.syscall import syscall
 
 # A Conn's or Listener's address: (host, port) for TCP, the path for "unix"

@@ -39,7 +39,7 @@ from ._runtime.api import go as _go
 from ._runtime.chan import Chan
 from ._runtime.g import WorkerGreenlet
 from ._runtime.locks import new_lock
-from ._runtime.sched import current_sched
+from ._runtime.clock import current_sched
 from ._runtime.select import default, select
 from greenlet import getcurrent
 

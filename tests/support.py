@@ -8,8 +8,8 @@ import pytest
 
 from gpm._runtime.p import RunQueue, P
 from gpm._runtime import timers as rtimers
-from gpm._runtime.sched import current_sched, Sched
-from gpm._runtime.sched import getg
+from gpm._runtime.clock import current_sched, getg, nanotime
+from gpm._runtime.sched import Sched
 from gpm._runtime import sched as rsched
 from gpm._runtime.g import Gstatus, casgstatus, TRANSITIONS
 from gpm._runtime.sudog import Sudog

@@ -12,6 +12,7 @@ from typing import Any, Callable, ParamSpec, TypeVar
 
 from greenlet import getcurrent
 
+from . import clock as _clock
 from . import sched as _s
 from .debugflags import default_procs
 from .locks import new_lock
@@ -114,11 +115,11 @@ def _shutdown(sched):
 def ensure_runtime() -> Any:
     """The runtime for a plain thread: gpm.run's if one is in progress, else the
     background one, started on first use."""
-    sched = _s._current or _s._background
+    sched = _clock.plain_sched()
     if sched is not None:
         return sched
     with _bg_lock:
-        sched = _s._current or _s._background
+        sched = _clock.plain_sched()
         if sched is None:
             sched = _s.start_runtime(default_procs(), background=True)
             sched.start()
@@ -130,7 +131,7 @@ def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> G[T]:
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
     pp = getattr(getcurrent(), "pp", None)          # set on Ms' greenlets only
-    sched = pp.sched if pp is not None else (_s._current or _s._background or ensure_runtime())
+    sched = pp.sched if pp is not None else (_clock.plain_sched() or ensure_runtime())
     f = _getframe(1)
     code = f.f_code
     return sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname))
@@ -190,7 +191,7 @@ def plain_sleep(d, sleep=None, clock=None, chunk=OS_SLEEP_CHUNK):
     if d <= chunk:
         sleep(max(d, 0.0))
         return
-    clock = _s.nanotime if clock is None else clock
+    clock = _clock.nanotime if clock is None else clock
     end = clock() + d                 # inf stays inf: never returns
     while True:
         left = end - clock()
@@ -214,7 +215,7 @@ def sleep(seconds: float) -> None:
     if st is None:
         st = gp.sleep_timer = _SleepTimer(gp)
     st.pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
-    st.when = _s.nanotime() + d
+    st.when = _clock.nanotime() + d
     _s.gopark(st, WaitReason.SLEEP)   # arms the timer once the G is WAITING (see _SleepTimer)
 
 
@@ -224,7 +225,7 @@ def current() -> G[Any] | None:
 
 
 def _sched_or_error(name):
-    sched = _s.current_sched()
+    sched = _clock.current_sched()
     if sched is None:
         raise RuntimeError(f"gpm.{name}: no runtime is running")
     return sched
@@ -237,7 +238,7 @@ def gomaxprocs() -> int:
 
 def num_goroutine() -> int:
     """Goroutines that exist (not finished)."""
-    sched = _s.current_sched()
+    sched = _clock.current_sched()
     if sched is None:
         return 0
     return len(sched.allgs)

@@ -56,7 +56,8 @@ from greenlet import getcurrent as _getcurrent
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
 from .locks import new_lock, new_sema
-from .sched import current_sched as _current_sched, gopark as _gopark, goready as _goready
+from .clock import current_sched as _current_sched
+from .sched import gopark as _gopark, goready as _goready
 from .sched import note_foreign_thread as _note_foreign_thread
 from .sudog import Sudog, wake_all as _wake_all
 

@@ -57,7 +57,7 @@ RANKS = {name: i for i, name in enumerate((
     "timer",        # gpm._time Timer/Ticker _mu (modtimer runs under it; a Timer made on a
                     #   plain thread may start the background runtime under it)
     "bg",           # api._bg_lock: starting the background runtime
-    "rt",           # sched._rt_lock: the one registered runtime
+    "rt",           # clock._rt_lock: the registered runtimes
     "syscallinit",  # syscall._init_lock: creating a runtime's pool
     "netpollinit",  # netpoll._init_lock: creating a runtime's Netpoll
     "gw",           # gpm.monkey socket/select: lazy creation of an FdWaiter

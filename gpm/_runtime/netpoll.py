@@ -83,6 +83,7 @@ import weakref
 from greenlet import getcurrent
 
 from . import sched as _s
+from .clock import nanotime
 from .errors import throw
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_lock
@@ -122,7 +123,7 @@ def maybe_yield():
     net operations offer a yield point on their no-park path instead.
     """
     pp = getattr(getcurrent(), "pp", None)
-    if pp is not None and _s.nanotime() - pp.slice_start > _s.TIME_SLICE:
+    if pp is not None and nanotime() - pp.slice_start > _s.TIME_SLICE:
         _s.gosched()
 
 
@@ -177,7 +178,7 @@ class PollDesc:
         if self.closing:
             raise ClosedError()
         d = self.rd if mode == _MODE_R else self.wd
-        if d is not None and d <= _s.nanotime():
+        if d is not None and d <= nanotime():
             raise Timeout()
 
     def prepare_read(self):
@@ -224,7 +225,7 @@ class PollDesc:
             slot, d = self.wg, self.wd
         if own:
             d = deadline
-        if d is not None and d <= _s.nanotime():
+        if d is not None and d <= nanotime():
             lock.release()
             raise Timeout()
         if slot is READY:
@@ -306,11 +307,11 @@ class PollDesc:
                 if self.closing:
                     raise ClosedError()
                 d = deadline
-                if d is not None and d <= _s.nanotime():
+                if d is not None and d <= nanotime():
                     raise Timeout()
             slice_ = THREAD_POLL_SLICE
             if d is not None:
-                slice_ = max(0.0, min(slice_, d - _s.nanotime()))
+                slice_ = max(0.0, min(slice_, d - nanotime()))
             if p.poll(slice_ * 1000.0):
                 return
 
@@ -382,7 +383,7 @@ class PollDesc:
                     g, own = self.wg, self.wx
                 if g is None or g is READY or own:
                     continue
-                if when is not None and when <= _s.nanotime():
+                if when is not None and when <= nanotime():
                     wake.append(self._take(m))
                     continue
                 old = self.rt if m == _MODE_R else self.wt

@@ -35,6 +35,7 @@ Field guards:
 import os
 import select
 
+from .clock import nanotime
 from .locks import new_lock
 
 __all__ = ["Netpoll", "EVENTS"]
@@ -136,7 +137,6 @@ class Netpoll:
             if self.closed:
                 return []
             raise
-        from .sched import nanotime
         self.lastpoll = nanotime()
         if not events:
             return []

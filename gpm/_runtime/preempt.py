@@ -86,6 +86,7 @@ import sysconfig
 from greenlet import getcurrent
 
 from .g import WaitReason
+from .clock import nanotime
 from .locks import new_lock
 
 __all__ = [
@@ -496,7 +497,6 @@ def preempt_all(sched):
     """Request preemption of every running G (the run stops: let the Ms exit)."""
     if not available(sched):
         return []
-    from .sched import nanotime
     return preempt_tick(sched, nanotime(), force=True)
 
 
@@ -543,7 +543,7 @@ def _narrow(req, frame):
 
 def _preempt_yield(gp):
     """Yield the P as gosched does, marked as preempted (dumps show it)."""
-    from .sched import gosched, nanotime
+    from .sched import gosched
     now = nanotime()
     gp.waitreason = WaitReason.PREEMPTED
     gp.waitsince = now

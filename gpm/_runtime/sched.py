@@ -47,6 +47,8 @@ import time
 import greenlet
 from greenlet import getcurrent, GreenletExit
 
+from . import clock
+from .clock import nanotime, getg, current_sched
 from .errors import Deadlock, FatalError
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
 from .locks import new_lock, new_sema
@@ -54,13 +56,12 @@ from .p import P, Pstatus
 from .timers import check_timers, run_timers
 
 __all__ = [
-    "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "current_sched", "start_runtime",
-    "stop_background", "note_foreign_thread", "nanotime", "getg",
+    "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "start_runtime",
+    "stop_background", "note_foreign_thread",
 ]
 
 log = logging.getLogger("gpm")
 
-nanotime = time.monotonic          # the runtime clock (API.md: time.monotonic)
 _os_sleep = time.sleep            # the original, bound before gpm.monkey can patch time
 
 TIME_SLICE = 0.010                 # Go's forcePreemptNS: runnext stops inheriting after 10 ms
@@ -75,14 +76,6 @@ EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
 _INF = float("inf")
 _copy_context = contextvars.copy_context
 
-# The runtimes (written under _rt_lock; read racily as one reference, atomic):
-#   _current     the runtime of the gpm.run in progress (at most one)
-#   _background  the runtime gpm.go started outside gpm.run (at most one); it
-#                runs beside any later gpm.run (README, "Background runtime")
-_rt_lock = new_lock("rt")
-_current = None
-_background = None
-
 # GPM_DEBUG=checks=1 of the running runtime: G status changes go through
 # casgstatus.  Set by start_runtime before any G exists; a module global so the
 # unchecked hot path pays one global test.
@@ -96,20 +89,6 @@ _randomize = False
 _seeded = False
 SEEDED_SLICE = 64
 _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
-
-
-def current_sched() -> "Sched | None":
-    """The caller's runtime: a goroutine's own, else gpm.run's, else the
-    background one, else None.  Any thread (racy reads of one reference each)."""
-    pp = getattr(getcurrent(), "pp", None)
-    if pp is not None:
-        return pp.sched
-    return _current or _background
-
-
-def getg():
-    """The running G, or None on a plain thread or a scheduler greenlet."""
-    return getattr(getcurrent(), "gp", None)
 
 
 class Sched:
@@ -1166,7 +1145,7 @@ def gosched() -> None:
 def note_foreign_thread():
     """Record that the calling plain thread uses gpm objects (checkdead counts it)."""
     th = None
-    for sched in (_current, _background):
+    for sched in clock.runtimes():
         if sched is None:
             continue
         if th is None:
@@ -1203,45 +1182,34 @@ def _sigint_held(fn):
 def start_runtime(procs, background=False, seed=None):
     """Create and register a Sched: gpm.run's, or (``background``) gpm.go's
     outside gpm.run.  Raises RuntimeError if one of that kind is running."""
-    global _current, _background, _checks, _randomize, _seeded
-    with _rt_lock:
-        if (_background if background else _current) is not None:
-            raise RuntimeError("gpm: a runtime is already running")
-        sched = Sched(procs, background=background, seed=seed)
-        _checks = bool(sched.debug.checks)
-        _randomize = sched.randomize
-        _seeded = sched.seed is not None
-        if sched.randomize:
-            from .trace import write_stderr
-            write_stderr(f"gpm: GPM_DEBUG randomize=1 seed={sched.seed} "
-                         f"(replay: GPM_DEBUG=randomize=1,seed={sched.seed})\n")
-        if background:
-            _background = sched
-        else:
-            _current = sched
+    global _checks, _randomize, _seeded
+    sched = Sched(procs, background=background, seed=seed)
+    clock.register(sched, background)
+    _checks = bool(sched.debug.checks)
+    _randomize = sched.randomize
+    _seeded = sched.seed is not None
+    if sched.randomize:
+        from .trace import write_stderr
+        write_stderr(f"gpm: GPM_DEBUG randomize=1 seed={sched.seed} "
+                     f"(replay: GPM_DEBUG=randomize=1,seed={sched.seed})\n")
     return sched
 
 
 def release_runtime(sched):
-    global _current, _background
-    with _rt_lock:
-        if _current is sched:
-            _current = None
-        if _background is sched:
-            _background = None
+    clock.release(sched)
 
 
 def background_busy(sched):
     """True if a background runtime other than ``sched`` has live goroutines
     (they could still wake one of ``sched``'s).  Any thread."""
-    bg = _background
+    bg = clock.runtimes()[1]
     return bg is not None and bg is not sched and bool(bg.allgs)
 
 
 def stop_background(timeout=5.0):
     """Stop the background runtime (if any): join its threads, discard its
     goroutines, release it.  Tests, fork and atexit; any thread."""
-    sched = _background
+    sched = clock.runtimes()[1]
     if sched is None:
         return
     sched.finish()
@@ -1259,20 +1227,10 @@ class ForkChildGreenlet(greenlet.greenlet):
 
 
 def _after_fork_child():
-    """In a fork child: only the forking thread exists, so every runtime of the
-    parent is gone.  Mark them (their Ms, sysmon and pool threads do not exist
-    here; their locks may be held by threads that vanished, so nothing of
-    theirs is touched) and forget them, so a new gpm.run or gpm.go works.  A
+    """In a fork child (clock.py forgets the parent's runtimes first): a
     goroutine that forked goes on in the child as plain code on a plain thread
     (gpm.current() is None there); when its function returns, the child exits
     (fork_child_exit)."""
-    global _current, _background, _rt_lock
-    for sched in (_current, _background):
-        if sched is not None:
-            sched.forked = True
-            sched.stopping = True
-    _current = _background = None
-    _rt_lock = new_lock("rt")
     gr = getcurrent()
     if type(gr) is WorkerGreenlet:
         gr.__class__ = ForkChildGreenlet

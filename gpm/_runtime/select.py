@@ -40,7 +40,7 @@ from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_sema
 from .sudog import Sudog
-from .sched import current_sched as _current_sched
+from .clock import current_sched as _current_sched
 
 __all__ = ["select", "default"]
 

@@ -29,7 +29,7 @@ from collections import deque
 
 from .g import WaitReason
 from .locks import new_lock
-from .sched import nanotime
+from .clock import nanotime
 from .sudog import Sudog, wake_all
 
 __all__ = ["new_lock", "nanotime", "WaitReason", "WaitQ", "Sema", "NotifyList", "wake_all"]

@@ -8,7 +8,7 @@ reference read, so the snapshot is consistent per field, not across fields.
 import dataclasses
 from typing import Any
 
-from .sched import current_sched, nanotime
+from .clock import current_sched, nanotime
 
 __all__ = ["PStats", "Stats", "snapshot"]
 

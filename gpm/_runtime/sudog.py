@@ -26,6 +26,7 @@ from greenlet import getcurrent
 from .g import WorkerGreenlet
 from .locks import new_sema, os_timeout
 from . import sched as _sched
+from .clock import nanotime as _nanotime
 from .timers import RTimer, addtimer, deltimer
 
 __all__ = ["Sudog", "wake_all"]
@@ -70,7 +71,7 @@ class Sudog:
                 return True
             t = RTimer(_timeout_fire, (self, cancel))
             pp = self.g.pp
-            addtimer(t, _sched.nanotime() + max(timeout, 0.0), pp, pp)
+            addtimer(t, _nanotime() + max(timeout, 0.0), pp, pp)
             _sched.gopark(lock, reason)
             if self.timedout:
                 return False

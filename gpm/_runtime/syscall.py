@@ -54,6 +54,7 @@ from typing import Callable, ParamSpec, TypeVar
 from greenlet import getcurrent
 
 from . import sched as _s
+from .clock import nanotime
 from .g import Gstatus, WaitReason, WorkerGreenlet, casgstatus
 from .locks import new_lock, new_sema
 from .timers import RTimer, modtimer
@@ -337,7 +338,7 @@ def syscall(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     # gopark with status SYSCALL: the pool thread can take req only after we
     # release pool.lock (or req.go), which happens after the status is set (gopark's rule).
     gp.waitreason = WaitReason.SYSCALL
-    gp.waitsince = _s.nanotime()
+    gp.waitsince = nanotime()
     if _s._checks:
         casgstatus(gp, Gstatus.RUNNING, Gstatus.SYSCALL)
     else:

@@ -43,6 +43,8 @@ import sys
 import threading
 import traceback
 
+from .clock import nanotime
+from .errors import FatalError
 from .locks import Note
 from . import preempt
 from . import trace
@@ -83,7 +85,6 @@ class Sysmon:
             delay = MIN_DELAY
             idle = 0
             while not sched.stopping:
-                from .sched import nanotime
                 now = nanotime()
                 self.rounds += 1
                 did = sysmon_tick(sched, now, self)
@@ -110,7 +111,6 @@ class Sysmon:
                     d = min(d, max(MIN_PREEMPT_DELAY, preempt.next_check(sched, now) - now))
                 self.note.sleep(d)
         except BaseException as e:            # noqa: BLE001 - feeds the abort path
-            from .errors import FatalError
             fe = FatalError(f"gpm: sysmon crashed: {e!r}")
             fe.__cause__ = e
             sched.finish(exc=fe)

@@ -52,7 +52,7 @@ from greenlet import getcurrent
 
 from .g import Gstatus, WaitReason
 from .locks import new_lock
-from .sched import current_sched, getg, nanotime
+from .clock import current_sched, getg, nanotime
 
 __all__ = [
     "schedtrace_tick", "schedtrace", "dump_goroutines", "write_stderr", "goroutine_stacks", "GoroutineRecord",

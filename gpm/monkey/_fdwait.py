@@ -31,7 +31,7 @@ from greenlet import getcurrent
 from .._runtime.g import WorkerGreenlet
 from .._runtime.locks import new_lock
 from .._runtime.netpoll import PollDesc, ClosedError, Timeout, wait_fd, _MODE_R, _MODE_W
-from .._runtime.sched import nanotime
+from .._runtime.clock import nanotime
 from ..sync import Mutex
 
 __all__ = ["in_goroutine", "WorkerGreenlet", "FdWaiter", "thread_wait", "wait_fd_deadline",

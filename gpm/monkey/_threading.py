@@ -48,7 +48,7 @@ from greenlet import getcurrent as _getcurrent
 
 from .._runtime.g import WaitReason, WorkerGreenlet as _Worker
 from .._runtime.glocal import local as _glocal
-from .._runtime.sched import nanotime as _nanotime
+from .._runtime.clock import nanotime as _nanotime
 from .._runtime.sudog import Sudog
 from . import _registry
 

@@ -13,7 +13,7 @@ import gpm
 from tests import support
 from gpm._runtime import trace as _trace          # the sysmon hook and its text builder
 from gpm._runtime.debugflags import parse_debug
-from gpm._runtime.sched import current_sched
+from tests.support import current_sched
 
 SCHED_RE = re.compile(
     r"^SCHED (\d+)ms: gomaxprocs=(\d+) idleprocs=(\d+) threads=(\d+) spinningthreads=(\d+) "

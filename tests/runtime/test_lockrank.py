@@ -111,8 +111,8 @@ def test_lockrank_off_gives_plain_locks():
     p = run_prog("""
 import _thread, os
 os.environ["GPM_DEBUG"] = ""
-from gpm._runtime import locks, sched
-print(type(locks.new_lock("sched")) is _thread.LockType, type(sched._rt_lock) is _thread.LockType)
+from gpm._runtime import locks, clock
+print(type(locks.new_lock("sched")) is _thread.LockType, type(clock._rt_lock) is _thread.LockType)
 """, GPM_DEBUG="checks=1")
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["True", "True"]
