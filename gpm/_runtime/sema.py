@@ -60,11 +60,20 @@ class WaitQ:
         """
         sg = _current_sudog()
         sg.elem = elem
+        q = self.q
         if lifo:
-            self.q.appendleft(sg)
+            q.appendleft(sg)
         else:
-            self.q.append(sg)
-        sg.block(lock, reason)
+            q.append(sg)
+        try:
+            sg.block(lock, reason)
+        except BaseException:
+            # Unwound while parked (GreenletExit into a goroutine discarded
+            # when its run ended; KeyboardInterrupt on a plain thread): leave
+            # the queue, so an object that outlives the run never hands a
+            # wake-up or units to a waiter that is gone.
+            _withdraw(lock, q, sg)
+            raise
         return sg
 
     def first(self):
@@ -83,6 +92,21 @@ class WaitQ:
         out = list(q)
         q.clear()
         return out
+
+
+def _withdraw(lock, q, sg) -> bool:
+    """Remove ``sg`` from ``q`` (guarded by ``lock``, not held) if a waker has
+    not dequeued it yet; True if it was removed.  A waker that already
+    dequeued it wakes a waiter that is gone: that race exists only while its
+    run is ending (the goroutines of a dying run are discarded)."""
+    lock.acquire()
+    try:
+        q.remove(sg)
+    except ValueError:
+        return False
+    finally:
+        lock.release()
+    return True
 
 
 class Sema:
@@ -191,7 +215,14 @@ class NotifyList:
         sg = _current_sudog()
         sg.elem = t
         self.waiters.append(sg)
-        sg.block(lock, reason)
+        try:
+            sg.block(lock, reason)
+        except BaseException:
+            # As WaitQ.park: a waiter unwound while parked gives its ticket
+            # back, so the next signal reaches a live waiter.
+            if _withdraw(lock, self.waiters, sg):
+                self.withdraw(t)
+            raise
 
     def notify_one(self):
         lock = self.lock

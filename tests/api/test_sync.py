@@ -428,3 +428,67 @@ def test_sync_from_plain_threads_no_runtime():
     for t in ths:
         t.join()
     assert box[0] == 4000
+
+
+# -- sync objects that outlive a run -----------------------------------------
+# A goroutine parked on a module-level sync object when its run ends is
+# discarded; its place in the object's queue must go with it, or the next run's
+# wake-up (signal, unlock, release) is handed to a goroutine that is gone.
+
+def _park_and_discard(park):
+    """Run 1 (procs=1): a goroutine parks in ``park()`` and the run returns."""
+    def main():
+        started = gpm.Chan()
+
+        def waiter():
+            started.send(None)            # then runs on (procs=1) until it parks
+            park()
+        gpm.go(waiter)
+        started.recv()
+    gpm.run(main, procs=1)
+
+
+def _woken_in_next_run(park, wake):
+    """Run 2: a live waiter parks in ``park()``; ``wake()`` must reach it."""
+    def main():
+        started, done = gpm.Chan(), gpm.Chan(1)
+
+        def waiter():
+            started.send(None)
+            park()
+            done.send("woken")
+        gpm.go(waiter)
+        started.recv()
+        wake()
+        return gpm.select(done.recv, gpm.after(2).recv)[0]
+    return gpm.run(main, procs=1)
+
+
+def test_cond_signal_after_a_run_discarded_a_waiter():
+    mu = gpm.sync.Mutex()
+    cond = gpm.sync.Cond(mu)
+
+    def park():
+        with mu:
+            cond.wait()
+
+    def wake():
+        with mu:
+            cond.signal()
+    _park_and_discard(park)
+    assert _woken_in_next_run(park, wake) == 0, "the signal went to the discarded waiter"
+
+
+def test_mutex_unlock_after_a_run_discarded_a_waiter():
+    mu = gpm.sync.Mutex()
+    mu.lock()                              # held across both runs: their waiters queue
+    _park_and_discard(mu.lock)
+    assert _woken_in_next_run(mu.lock, mu.unlock) == 0, "unlock woke the discarded waiter"
+
+
+def test_semaphore_release_after_a_run_discarded_a_waiter():
+    sem = gpm.sync.Semaphore(1)
+    sem.acquire()
+    _park_and_discard(sem.acquire)
+    assert _woken_in_next_run(sem.acquire, sem.release) == 0, "the unit went to the discarded waiter"
+    assert not sem.try_acquire()           # the live waiter holds it: no unit lost or doubled
