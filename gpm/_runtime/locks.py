@@ -14,7 +14,8 @@ hold one lock at a time; the nestings the checker has seen are:
     Sched.lock > P.runq lock                         (checkdead)
     fd table lock (netpoll._fdtab_lock) > PollDesc.lock > Netpoll.lock > P.timers lock
         and Note locks (netpoll.py)
-    preempt._lock (preemption requests, monitoring arms) is a leaf.
+    preempt._lock (preemption requests, monitoring arms) is the last rank: the
+        monitoring callback may take it under any lock, nothing is taken under it.
 
   So allglock is *not* a leaf (it was documented as one): a plain thread's
   ``join`` registers the thread (Sched.lock) and arms its timeout (P.timers)
@@ -78,7 +79,11 @@ RANKS = {name: i for i, name in enumerate((
     "timers",       # P.timers_lock (a timed wait arms its timer under the queue's lock)
     "note",         # Note._mu (modtimer wakes a P under a Timer's _mu)
     "trace",        # trace._trace_lock (schedtrace cadence)
-    "leaf",         # the default rank: nothing is acquired under it
+    "leaf",         # the default rank: nothing is acquired under it (but preempt)
+    "preempt",      # preempt._lock: the sys.monitoring callback takes it wherever an armed event
+                    #   fires, so under any lock at all (free-threaded builds arm events
+                    #   globally: a CALL inside ssl.py under gpm._tls's _mu); nothing is
+                    #   acquired under it
 ))}
 _MULTI = frozenset({RANKS["chan"]})
 

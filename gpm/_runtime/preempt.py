@@ -62,8 +62,9 @@ Unavailable (``available()`` is False): Python < 3.12, or
 one long C call never reaches an event: blockwarn still reports it.
 
 Field guards:
-  _lock        a leaf lock (nothing is acquired under it; set_local_events and
-               set_events are C calls that run no user code).  Guards
+  _lock        the last lock rank ("preempt": nothing is acquired under it;
+               set_local_events and set_events are C calls that run no user
+               code; the callback takes it under whatever lock its thread holds).  Guards
                ``pp.preempt_req`` of every P, ``_armed``, ``_nglobal``, the
                fields of every PreemptReq, and the tool state below.
   _tool        tool id in use, None before first use / after release
@@ -110,7 +111,7 @@ STACK_MARGIN = 50                  # frames kept free below the recursion limit 
 MAX_WALK = 100_000                 # bound on any frame walk
 _INF = float("inf")
 
-_lock = new_lock()
+_lock = new_lock("preempt")
 _tool = None
 _failed = False
 _armed: dict = {}

@@ -21,18 +21,17 @@ _NS_MAX = 2 ** 63 - 1
 
 
 def _seconds(secs):
-    """time.sleep's argument checks (CPython's _PyTime_FromSecondsObject and sleep's own)."""
+    """time.sleep's argument checks (CPython's _PyTime_FromSecondsObject and sleep's own).
+
+    A value it rejects is handed to the original, which raises before sleeping at all, so the
+    exception is the running interpreter's own (its messages differ between releases: for
+    10**30, 3.12 says "C _PyTime_t", 3.13.0 "C PyTime_t", 3.13.15 "platform time_t")."""
     tp = type(secs)
     if tp is not float and tp is not int:
         secs = float(secs) if isinstance(secs, float) else operator.index(secs)
-    if secs != secs:
-        raise ValueError("Invalid value NaN (not a number)")
-    if secs in (float("inf"), float("-inf")):
-        raise OverflowError("timestamp out of range for platform time_t")
-    if abs(secs) * 1e9 > _NS_MAX:
-        raise OverflowError("timestamp too large to convert to C _PyTime_t")
-    if secs < 0:
-        raise ValueError("sleep length must be non-negative")
+    if secs != secs or secs in (float("inf"), float("-inf")) or abs(secs) * 1e9 > _NS_MAX or secs < 0:
+        _orig_sleep(secs)
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")   # not reached
     return float(secs)
 
 

@@ -2,7 +2,8 @@
 gpm client vs a stdlib ssl server on a plain thread, stdlib client vs gpm
 server; accept never waits for a handshake; bad certificates; SNI;
 close_notify and EOF; large transfers both ways; deadlines during the
-handshake.  Certificates from trustme; loopback only; every loop bounded.
+handshake.  Certificates from trustme (tests/certs.py: openssl where trustme is missing);
+loopback only; every loop bounded.
 """
 
 import hashlib
@@ -12,10 +13,10 @@ import threading
 import time
 
 import pytest
-import trustme
 
 import gpm
 import gpm.net as net
+from tests import certs
 from tests.support import wait_io
 
 PEER_TIMEOUT = 20.0      # a stdlib peer thread gives up after this (never reached when green)
@@ -23,7 +24,7 @@ PEER_TIMEOUT = 20.0      # a stdlib peer thread gives up after this (never reach
 
 @pytest.fixture(scope="module")
 def ca():
-    return trustme.CA()
+    return certs.CA()
 
 
 @pytest.fixture(scope="module")

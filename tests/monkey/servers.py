@@ -85,10 +85,11 @@ class GaugeHTTPServer:
 
 
 def tls_pair():
-    """(server SSLContext, client SSLContext, CA) with trustme certificates for 127.0.0.1/localhost."""
+    """(server SSLContext, client SSLContext, CA) with test certificates for 127.0.0.1/localhost
+    (tests/certs.py: trustme, or openssl where trustme is missing)."""
     import ssl
-    import trustme
-    ca = trustme.CA()
+    from tests import certs
+    ca = certs.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(server)

@@ -25,7 +25,7 @@ import textwrap
 
 import pytest
 
-from tests.support import preempt
+from tests.support import preempt, run_prog
 
 needs_monitoring = pytest.mark.skipif(
     sys.version_info < (3, 12),
@@ -289,3 +289,52 @@ GLOBAL_MODE = ("""
         late, n = gpm.run(main, procs=1)
         print(json.dumps(dict(late=late, n=n)))
     """)
+
+
+@needs_monitoring
+def test_global_arm_answered_under_a_runtime_leaf_lock():
+    # A global arm fires wherever code runs, also where gpm holds a leaf lock around library
+    # code (gpm._tls holds its _mu around ssl.py's SSLObject calls); the callback then takes
+    # preempt._lock under it.  That nesting must be legal: under lockrank=1 it was a fatal
+    # "acquiring leaf@preempt.py while holding leaf@_tls.py" (test_net_tls at procs=2 hung on
+    # 3.13t, where every arm is global).
+    src = textwrap.dedent("""
+        import json, time
+        import gpm
+        from tests.support import preempt, rlocks
+        preempt.MODE = "global"
+        mu = rlocks.new_lock()                     # a leaf, as gpm._tls's _mu
+
+        def work(n):
+            x = 0
+            for i in range(n):
+                x += i
+            return x
+
+        def locked_lib(n):                         # stands for gpm._tls calling ssl.py
+            mu.acquire()
+            try:
+                return work(n)
+            finally:
+                mu.release()
+        preempt._user_cache["<lib>"] = False       # neither is a safe point
+        for f in (work, locked_lib):
+            f.__code__ = f.__code__.replace(co_filename="<lib>")
+
+        def hog():
+            x = 0
+            while True:
+                x += locked_lib(2000)
+
+        def main():
+            gpm.go(hog)
+            for _ in range(10):
+                gpm.sleep(0.02)
+            return gpm.stats().ps[0].preempted
+
+        print(json.dumps(dict(n=gpm.run(main, procs=1))))
+    """)
+    p = run_prog(src, timeout=30)   # it hung without the fix
+    assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    assert "lock ordering problem" not in p.stderr, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["n"] >= 10
