@@ -36,8 +36,15 @@ are atomic on every CPython build (including free-threaded ones).
 import _thread
 import os
 import sys
+import sysconfig
+import time as _time
 
-__all__ = ["new_lock", "new_sema", "Note", "os_timeout", "RANKS", "RankedLock", "lockrank_enabled"]
+# Free-threaded builds: a blocking lock acquire spins with sched_yield() before it parks
+# (Note.nap says why that matters); sysmon's timed sleeps use Note.nap there.
+FT_NAP = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not (
+    getattr(sys, "_is_gil_enabled", lambda: True)())
+
+__all__ = ["FT_NAP", "new_lock", "new_sema", "Note", "os_timeout", "RANKS", "RankedLock", "lockrank_enabled"]
 
 # -- lock ranks (Go's lockrank.go) ---------------------------------------------
 #
@@ -274,5 +281,24 @@ class Note:
                 if not got:
                     # The waker saw _waiting and will release: consume it.
                     self._sema.acquire()
+                return True
+        return False
+
+    def nap(self, timeout) -> bool:
+        """Sleep ``timeout`` seconds, or less if a wakeup was pending (True, consumed); a
+        wakeup during the nap is seen at its end.  Owner only.  No lock is blocked on: on a
+        free-threaded build a blocking acquire first spins with up to 40 sched_yield()
+        calls (CPython's PyMutex), and on a loaded machine each yield may cede the CPU for
+        a whole slice: a 2 ms timed acquire beside a thread running Python took up to
+        496 ms there (492 ms of it runnable on the run queue, load 12, 3.13.15t; 13-30 ms
+        with the GIL on the same interpreter).  sysmon naps on such builds (FT_NAP)."""
+        with self._mu:
+            if self._signaled:
+                self._signaled = False
+                return True
+        _time.sleep(os_timeout(timeout))
+        with self._mu:
+            if self._signaled:
+                self._signaled = False
                 return True
         return False

@@ -143,11 +143,14 @@ class Sched:
     # -- starting and stopping --------------------------------------------
 
     def start(self):
-        """Start the Ms, then sysmon.  Sysmon's object exists before any G runs; its thread
-        starts last, so every M it may join at the end has started (joining a Thread whose
-        ident is set but whose start() has not returned raises RuntimeError: issue 10 bug 2).
-        A Ctrl-C meanwhile is held until every thread started (``_sigint_held``): one landing
-        inside ``Thread.start()`` left a started M nobody joined (bug 4)."""
+        """Start sysmon, then the Ms.  Sysmon's thread starts first, so it watches the Ps
+        (preemption, blockwarn) from the first G on: on a free-threaded build M0 runs the main
+        G at once and this thread's ``Thread.start()`` of the next M may not return until that
+        G blocks (a thread woken while another runs Python waited 180-280 ms there, issue 10).
+        Sysmon joins the Ms at the end only after ``ms_started`` is set (joining a Thread
+        whose start() has not returned raises RuntimeError: issue 10 bug 2).  A Ctrl-C
+        meanwhile is held until every thread started (``_sigint_held``): one landing inside
+        ``Thread.start()`` left a started M nobody joined (bug 4)."""
         from .m import mstart
         from .sysmon import Sysmon, start_sysmon
         for pp in self.allp:
@@ -157,9 +160,12 @@ class Sched:
         self.preexisting = frozenset(threading.enumerate())
 
         def start_all():
-            for t in self.ms:
-                t.start()
             start_sysmon(self, self.sysmon)
+            try:
+                for t in self.ms:
+                    t.start()
+            finally:
+                self.sysmon.ms_started.set()
         _sigint_held(start_all)
 
     def stop(self):

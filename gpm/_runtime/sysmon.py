@@ -32,6 +32,8 @@ then closes the netpoller (epoll + eventfd): nothing can use it any more.
 Field guards (Sysmon):
   note          Go's note: any thread wakes, sysmon sleeps on it
   thread        set once by start_sysmon
+  ms_started    threading.Event, set by Sched.start once every M's start() returned
+                (sysmon starts first; it joins the Ms only after this)
   seen          sysmon thread only: pid -> [executed, first_seen, warned]
   preempt       set once at init: preemption may be used in this run
   warnings retakes retaken_gs polls rounds
@@ -45,7 +47,7 @@ import traceback
 
 from .clock import nanotime
 from .errors import FatalError
-from .locks import Note
+from .locks import FT_NAP, Note
 from . import preempt
 from . import trace
 
@@ -68,6 +70,7 @@ class Sysmon:
         self.sched = sched
         self.note = Note()
         self.thread = None
+        self.ms_started = threading.Event()
         self.seen = {}
         self.warnings = 0
         self.retakes = 0
@@ -109,7 +112,10 @@ class Sysmon:
                 d = delay if st <= 0 else min(delay, st / 1000.0)
                 if self.preempt:
                     d = min(d, max(MIN_PREEMPT_DELAY, preempt.next_check(sched, now) - now))
-                self.note.sleep(d)
+                if FT_NAP:
+                    self.note.nap(d)        # locks.Note.nap: no sched_yield spin (<= 10 ms)
+                else:
+                    self.note.sleep(d)
         except BaseException as e:            # noqa: BLE001 - feeds the abort path
             fe = FatalError(f"gpm: sysmon crashed: {e!r}")
             fe.__cause__ = e
@@ -134,6 +140,8 @@ class Sysmon:
     def _close_netpoller(self):
         sched = self.sched
         me = threading.current_thread()
+        if not self.ms_started.wait(5.0):
+            return                  # an M's start() is still running: leave the poller open
         for t in list(sched.ms):
             if t is not me and t.ident is not None:
                 t.join(5.0)
@@ -143,8 +151,8 @@ class Sysmon:
 
 
 def start_sysmon(sched, sm=None):
-    """Start the sysmon thread (called by Sched.start once the Ms started); ``sm`` defaults
-    to a new Sysmon."""
+    """Start the sysmon thread (called by Sched.start before the Ms); ``sm`` defaults to a
+    new Sysmon."""
     if sm is None:
         sm = Sysmon(sched)
     sched.sysmon = sm

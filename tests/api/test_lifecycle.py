@@ -293,31 +293,38 @@ def test_ctrl_c_inside_thread_start_leaves_no_runtime_thread():
     assert "interrupted" in r.stdout and "left []" in r.stdout, (r.stdout, r.stderr[-2000:])
 
 
-SYSMON_STARTS_AFTER_THE_MS = textwrap.dedent('''
+SYSMON_FIRST_JOINS_STARTED_MS = textwrap.dedent('''
     import threading, time, gpm
-    from gpm._runtime import sysmon
-    real_start, real_loop = threading.Thread.start, sysmon.Sysmon.loop
-    seen = []
+    real_start, real_join = threading.Thread.start, threading.Thread.join
+    order, returned, early = [], set(), []
 
     def start(self):
+        if self.name.startswith("gpm-"):
+            order.append(self.name)
+        r = real_start(self)
         if self.name.startswith("gpm-M"):
-            time.sleep(0.05)          # widen the window between the threads' starts
-        return real_start(self)
+            time.sleep(0.05)          # widen the window: the quick run ends meanwhile
+        returned.add(self)
+        return r
 
-    def loop(self):
-        seen.append([t.ident is not None for t in self.sched.ms])
-        return real_loop(self)
-    threading.Thread.start, sysmon.Sysmon.loop = start, loop
+    def join(self, timeout=None):
+        if self.name.startswith("gpm-M") and threading.current_thread().name == "gpm-sysmon":
+            early.append(self not in returned)
+        return real_join(self, timeout)
+    threading.Thread.start, threading.Thread.join = start, join
     for _ in range(3):
         gpm.run(lambda: None, procs=3)
-    print("seen", seen)
-    assert seen and all(all(s) for s in seen), seen
+    print("order", order[:4], "early", early)
+    assert order[:4] == ["gpm-sysmon", "gpm-M0", "gpm-M1", "gpm-M2"], order
+    assert early and not any(early), early
 ''')
 
 
-def test_sysmon_starts_after_every_m_started():
-    """Issue 10 bug 2: sysmon started first and, when a quick run ended, joined an M whose
-    ident was set but whose start() had not returned (RuntimeError: cannot join thread before
-    it is started).  Now the Ms start first; sysmon's thread, started last, sees them all."""
-    r = run_prog(SYSMON_STARTS_AFTER_THE_MS, timeout=120)
+def test_sysmon_starts_first_and_joins_only_started_ms():
+    """Issue 10 bug 2: sysmon, when a quick run ended, joined an M whose ident was set but
+    whose start() had not returned (RuntimeError: cannot join thread before it is started).
+    Sysmon's thread starts first (it watches the Ps from the first G on: on 3.13t the main
+    thread's Thread.start() of the next M waited 60-280 ms while M0 ran a CPU loop, so no
+    preemption could happen meanwhile) and joins the Ms only after every start() returned."""
+    r = run_prog(SYSMON_FIRST_JOINS_STARTED_MS, timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr[-3000:])

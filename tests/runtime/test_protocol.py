@@ -8,6 +8,7 @@
    nothing, never ready the G a second time.
 """
 
+import os
 import threading
 
 import pytest
@@ -64,11 +65,14 @@ def test_stopm_rechecks_after_announcing_idle(publish):
     assert pp not in s.pidle and s.npidle == 0     # it left idle again
 
 
-def test_timeout_after_the_waker_won_is_harmless():
+def test_timeout_after_the_waker_won_is_harmless(monkeypatch):
     """procs=1: the waker dequeues and wakes the waiter, then holds the P
     past the deadline, so the timeout timer fires while the waiter is
     runnable.  cancel finds it gone: no second ready, no timeout reported
-    (under checks=1 a second ready would be a FatalError)."""
+    (under checks=1 a second ready would be a FatalError).  The waker holds
+    its P on purpose: preemption off (it took the P away after 10 ms on
+    3.13t, so the waiter ran before its deadline)."""
+    monkeypatch.setenv("GPM_DEBUG", os.environ.get("GPM_DEBUG", "") + ",asyncpreemptoff=1")
     def main():
         lock = threading.Lock()
         q = []
