@@ -118,3 +118,8 @@ def trace_snapshot_default():
 
 
 __all__ += ["trace_mod", "trace_snapshot_default"]
+
+# GC pacing during gpm.run (tests/runtime/test_gcpace.py).
+from gpm._runtime import gcpace  # noqa: E402
+
+__all__ += ["gcpace"]

@@ -13,6 +13,7 @@ from typing import Any, Callable, ParamSpec, TypeVar
 from greenlet import getcurrent
 
 from . import clock as _clock
+from . import gcpace as _gcpace
 from . import sched as _s
 from .debugflags import default_procs
 from .locks import new_lock
@@ -63,6 +64,7 @@ def run(main: Callable[..., T], *args: Any, procs: int | None = None, **kwargs: 
     sched = _s.start_runtime(procs)
     interrupted = None
     try:
+        _gcpace.enter(sched)            # full GCs paced by live goroutines (gcpace.py)
         gp = sched.newproc(main, args, kwargs, _created_at(2))
         gp.is_main = True
         sched.start()
@@ -74,6 +76,7 @@ def run(main: Callable[..., T], *args: Any, procs: int | None = None, **kwargs: 
         interrupted = e
     finally:
         again = _shutdown(sched)
+        _gcpace.exit(sched)             # the user's gc thresholds are back
         try:
             sched.run_main_calls()      # callers are discarded goroutines; run them anyway
             sched.run_exit_hooks()

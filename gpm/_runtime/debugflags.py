@@ -11,6 +11,7 @@ GPM_DEBUG is a comma-separated list of key=value pairs, as Go's GODEBUG:
   checks=1          check every G status change (Go's casgstatus); an illegal one is fatal
   lockrank=1        check every runtime lock acquisition against the lock order; fatal if not
   asyncpreemptoff=1 no preemption of goroutines that hold their P past the time slice
+  gcpaceoff=1       keep CPython's own GC thresholds during gpm.run (no pacing: gcpace.py)
 
 Unknown keys and malformed values are reported with a warning (logger "gpm")
 and ignored.
@@ -26,7 +27,7 @@ __all__ = ["DebugFlags", "parse_debug", "default_procs", "available_cpus", "cgro
 log = logging.getLogger("gpm")
 
 _KEYS = {"schedtrace": 0, "scheddetail": 0, "blockwarn": 100, "seed": None, "randomize": 0,
-         "checks": 0, "lockrank": 0, "asyncpreemptoff": 0}
+         "checks": 0, "lockrank": 0, "asyncpreemptoff": 0, "gcpaceoff": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,7 @@ class DebugFlags:
     checks: int = 0          # 1 = check every G status change (casgstatus)
     lockrank: int = 0        # 1 = check the runtime lock order on every acquisition
     asyncpreemptoff: int = 0 # 1 = no preemption past the time slice
+    gcpaceoff: int = 0       # 1 = CPython's GC thresholds unchanged during gpm.run
 
 
 def parse_debug(text: str | None) -> DebugFlags:

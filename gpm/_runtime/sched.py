@@ -372,7 +372,8 @@ class Sched:
             gp.status = Gstatus.DEAD
         self.allgs.pop(gp.goid, None)         # absent if discarded (unwound at exit)
         lock.release()
-        gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = None
+        # sleep_timer: its RTimer's arg is gp, a cycle refcounting cannot free.
+        gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = gp.sleep_timer = None
         if joiners:
             for sg in joiners:
                 sg.wake()

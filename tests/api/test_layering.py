@@ -75,7 +75,7 @@ def test_goroutine_handle_is_the_documented_type():
 # DEFERRED with the reason.
 LAYERS = {
     # L0: no runtime state of their own beyond constants and the registry
-    "errors": 0, "locks": 0, "debugflags": 0, "clock": 0, "duration": 0,
+    "errors": 0, "locks": 0, "debugflags": 0, "clock": 0, "duration": 0, "gcpace": 0,
     # L1: data structures (G is data only; P and its run queue; timer heaps; gpm.local)
     "g": 1, "p": 1, "timers": 1, "glocal": 1,
     # L2: the scheduler

@@ -1,0 +1,149 @@
+"""GC pacing during gpm.run (gpm/_runtime/gcpace.py) and goroutines that
+refcounting alone frees.
+
+The gc module's state is process-wide, so the pacing tests run in a fresh
+interpreter (tests.support.run_prog) and print what they found.
+"""
+
+import gc
+import weakref
+
+import pytest
+
+import gpm
+
+from tests.support import gcpace, run_prog
+
+pytestmark = pytest.mark.skipif(not gcpace.applies(), reason="pacing is off on this interpreter")
+
+
+def _check(src, timeout=120):
+    r = run_prog(src, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+_PARKED = """
+import gc, gpm, gpm.sync
+def park(n, body):
+    # n goroutines parked on a channel while body() runs, then released.
+    def main():
+        c = gpm.Chan()
+        parked = gpm.sync.WaitGroup()
+        parked.add(n)
+        def waiter():
+            parked.done()
+            c.recv()
+        for _ in range(n):
+            gpm.go(waiter)
+        parked.wait()
+        try:
+            return body()
+        finally:
+            c.close()
+    return gpm.run(main, procs=1)
+"""
+
+
+def test_full_collections_wait_for_live_goroutines():
+    # Spawning 20,000 parked goroutines (~9 tracked objects each) under
+    # CPython's default policy runs several full collections (measured: 2);
+    # paced, none: their objects are reachable from the runtime.
+    out = _check(_PARKED + """
+full = lambda: gc.get_stats()[2]["collections"]
+def body():
+    return gc.get_threshold()
+before = full()
+th = park(20000, body)
+print(full() - before, th[2] > 10, gc.get_threshold())
+""")
+    assert out.split() == ["0", "True", "(700,", "10,", "10)"], out
+
+
+def test_run_gives_back_the_users_gc_settings():
+    out = _check(_PARKED + """
+def mine(phase, info):
+    pass
+gc.set_threshold(500, 7, 13)
+gc.callbacks.append(mine)
+seen = park(5000, lambda: gc.get_threshold())
+print("during", seen[2] > 13)
+print("after", gc.get_threshold(), gc.callbacks == [mine])
+def boom():
+    gc.collect(0)
+    raise ValueError("x")
+try:
+    park(5000, boom)
+except ValueError:
+    pass
+print("raised", gc.get_threshold(), gc.callbacks == [mine])
+gc.disable()
+park(5000, lambda: gc.collect(0))
+print("disabled", gc.isenabled(), gc.get_threshold())
+""")
+    assert "during True" in out, out
+    assert "after (500, 7, 13) True" in out, out
+    assert "raised (500, 7, 13) True" in out, out
+    assert "disabled False (500, 7, 13)" in out, out
+
+
+def test_thresholds_the_user_sets_during_a_run_are_kept():
+    out = _check(_PARKED + """
+def body():
+    gc.set_threshold(900, 5, 5)
+    gc.collect(0)                   # the pacer's callback sees the change
+    return gc.get_threshold()
+print(park(5000, body), gc.get_threshold())
+""")
+    assert out.split() == ["(900,", "5,", "5)", "(900,", "5,", "5)"], out
+
+
+def test_old_cyclic_garbage_is_still_collected_during_a_run():
+    # A cycle that got old (survived into generation 2) and then became
+    # garbage needs a full collection: paced, one still comes, after net
+    # allocations proportional to the live goroutines (here 2,000 of them).
+    out = _check(_PARKED + """
+import weakref
+class Node:
+    pass
+def body():
+    a, b = Node(), Node()
+    a.b, b.a = b, a
+    ref = weakref.ref(a)
+    gc.collect(1); gc.collect(1)    # both now in the oldest generation
+    del a, b
+    keep = []
+    for i in range(3_000_000):
+        keep.append([])             # net tracked allocations: the GC's clock
+        if ref() is None:
+            return i
+    return None
+print(park(2000, body))
+""")
+    n = out.split()[0]
+    assert n != "None", out
+
+
+def test_a_goroutine_that_slept_is_freed_without_the_cyclic_gc():
+    # Its reusable sleep timer's RTimer points back at the G (G ->
+    # sleep_timer -> RTimer.arg -> G): goexit drops the timer, so a finished
+    # sleeper is freed by refcounting, not left for a full collection.
+    def main():
+        g = gpm.go(gpm.sleep, 0.001)
+        g.join()
+        return weakref.ref(g)
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ref = gpm.run(main, procs=1)
+        assert ref() is None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_gcpaceoff_keeps_cpythons_thresholds():
+    r = run_prog(_PARKED + "print(park(5000, gc.get_threshold))", debug="gcpaceoff=1", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["(700,", "10,", "10)"], r.stdout
