@@ -11,7 +11,7 @@ from gpm._runtime import timers as rtimers
 from gpm._runtime.clock import current_sched, getg, nanotime
 from gpm._runtime.sched import Sched
 from gpm._runtime import sched as rsched
-from gpm._runtime.g import Gstatus, casgstatus, TRANSITIONS
+from gpm._runtime.g import G, Gstatus, casgstatus, TRANSITIONS
 from gpm._runtime.sudog import Sudog
 from gpm._runtime.errors import FatalError
 from gpm._runtime import netpoll
@@ -19,10 +19,21 @@ from gpm._runtime.netpoll_epoll import Netpoll
 from gpm._runtime.locks import Note
 from gpm._runtime import preempt
 from gpm._runtime import locks as rlocks
+from gpm._runtime import sema as rsema
 
-__all__ = ["RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
-           "rsched", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note", "preempt", "rlocks"]
+# make mutants (docs/HACKING.md): mutmut sets MUTANT_UNDER_TEST in its processes.
+# Property tests then run fewer examples (one mutant's tests must take seconds).
+MUTATION = "MUTANT_UNDER_TEST" in os.environ
+
+
+def examples(n):
+    """Hypothesis ``max_examples``: ``n`` normally, a sixth of it under mutmut."""
+    return max(10, n // 6) if MUTATION else n
+
+
+__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
+           "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
+           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema"]
 
 
 class FakeG:

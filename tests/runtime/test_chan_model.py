@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, invariant, initiali
 
 import gpm
 from gpm import sync
+from tests.support import examples
 
 
 class ChanMachine(RuleBasedStateMachine):
@@ -77,7 +78,7 @@ class ChanMachine(RuleBasedStateMachine):
 
 
 TestChanMachine = ChanMachine.TestCase
-TestChanMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestChanMachine.settings = settings(max_examples=examples(150), stateful_step_count=40, deadline=None)
 
 
 programs = st.fixed_dictionaries({
@@ -89,7 +90,7 @@ programs = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs)
 def test_random_programs_conserve_values(prog):
     cap, senders, nrecv = prog["cap"], prog["senders"], prog["receivers"]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from tests.support import FakeG, RunQueue
+from tests.support import FakeG, RunQueue, examples
 
 CAP = 4      # tiny ring: overflow and wrap-around happen in every run
 
@@ -165,7 +165,7 @@ class RunQueueMachine(RuleBasedStateMachine):
 
 
 TestRunQueue = RunQueueMachine.TestCase
-TestRunQueue.settings = settings(max_examples=250, stateful_step_count=60, deadline=None)
+TestRunQueue.settings = settings(max_examples=examples(250), stateful_step_count=60, deadline=None)
 TestRunQueue.pytestmark = [pytest.mark.timeout(300)]    # ~20 s alone; minutes on a loaded 2-core box
 
 

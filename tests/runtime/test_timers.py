@@ -11,7 +11,7 @@ from hypothesis import settings, strategies as st
 import pytest
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, precondition
 
-from tests.support import P, rtimers, run_prog
+from tests.support import P, examples, rtimers, run_prog
 
 times = st.integers(min_value=0, max_value=50).map(float)
 
@@ -76,7 +76,7 @@ class TimerMachine(RuleBasedStateMachine):
 
 
 TestTimerHeap = TimerMachine.TestCase
-TestTimerHeap.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
+TestTimerHeap.settings = settings(max_examples=examples(200), stateful_step_count=50, deadline=None)
 
 
 def test_periodic_timer_drops_missed_ticks():

@@ -1,0 +1,425 @@
+"""stopm, wakep and goready as state machines, on a Sched that is not started.
+
+Each test drives one protocol function on the calling thread with recording
+notes (``note.sleep`` returns at once and records what stopm announced at
+that moment), so every branch is checked exactly and in microseconds: no M
+threads, no timing.  These are the tests ``make mutants`` runs against sched's
+protocol functions (docs/HACKING.md, "Mutation testing").
+"""
+
+import threading
+
+import greenlet
+import pytest
+
+from tests.support import FakeG, G, Gstatus, P, rsched
+
+IDLE, RUNNING = 0, 1
+
+
+class RecNote:
+    """A P's note that never blocks: records each sleep (with the P's state
+    at that moment) and counts wakeups."""
+
+    def __init__(self, s, pp):
+        self.s, self.pp = s, pp
+        self.sleeps = []
+        self.wakes = 0
+
+    def sleep(self, timeout=None):
+        s, pp = self.s, self.pp
+        self.sleeps.append((timeout, pp in s.pidle, s.npidle, pp.status, pp.parked, pp.spinning))
+        return False
+
+    def wakeup(self):
+        self.wakes += 1
+
+
+class RecSysmon:
+    thread = None
+
+    def __init__(self):
+        self.wakes = 0
+
+    def wake(self):
+        self.wakes += 1
+
+
+def mksched(procs=2, background=True):
+    s = rsched.Sched(procs, background=background)
+    for pp in s.allp:
+        pp.note = RecNote(s, pp)
+    s.sysmon = RecSysmon()
+    s.preexisting = frozenset(threading.enumerate())    # checkdead: no new plain thread
+    return s
+
+
+def make_idle(s, pp):
+    s.pidle.append(pp)
+    s.npidle += 1
+    pp.status = IDLE
+
+
+def parked_g(s, goid, pp):
+    gp = G(s, goid, None, (), {})
+    gp.pp = pp
+    gp.status = Gstatus.WAITING
+    return gp
+
+
+def on_m(pp, fn, *args):
+    """Run ``fn`` as if on ``pp``'s own M (its g0 greenlet carries ``pp``)."""
+    class _G0(greenlet.greenlet):
+        pass
+    g0 = _G0(run=lambda: fn(*args))
+    g0.pp = pp
+    return g0.switch()
+
+
+def assert_running(s, pp):
+    assert pp not in s.pidle and pp.status == RUNNING and not pp.parked
+
+
+# -- stopm ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("spinning", [True, False])
+def test_stopm_announces_idle_sleeps_then_leaves(spinning):
+    s = mksched()
+    p0, pp = s.allp
+    p0.spinning = True
+    s.nmspinning = 1 + spinning                     # p0 spins, and pp if ``spinning``
+    pp.spinning = spinning
+    s.stopm(pp)
+    # slept once, untimed, announced: on pidle, idle, parked, no longer spinning
+    assert pp.note.sleeps == [(None, True, 1, IDLE, True, False)]
+    assert_running(s, pp)
+    assert s.npidle == 0 and s.pidle == []
+    assert s.nmspinning == 1 and not pp.spinning and p0.spinning   # only its own spin given up
+
+
+def test_stopm_returns_at_once_when_stopping():
+    s = mksched()
+    pp = s.allp[1]
+    s.stopping = True
+    s.stopm(pp)
+    assert pp.note.sleeps == [] and s.pidle == [] and s.npidle == 0
+    assert_running(s, pp)
+
+
+def test_stopm_returns_at_once_with_global_work():
+    s = mksched()
+    pp = s.allp[1]
+    pp.spinning = True
+    s.nmspinning = 1
+    s.globrunqputbatch([FakeG(1, pinned=False)])
+    s.stopm(pp)
+    assert pp.note.sleeps == [] and s.pidle == [] and s.npidle == 0
+    assert pp.spinning and s.nmspinning == 1       # still spinning: findrunnable takes the G
+    assert_running(s, pp)
+
+
+@pytest.mark.parametrize("where", ["ring", "runnext"])
+def test_stopm_with_local_work_does_not_park(where):
+    s = mksched()
+    pp = s.allp[1]
+    pp.runq.put(FakeG(1, pinned=True), next=(where == "runnext"))   # pinned: no thief sees it
+    s.stopm(pp)
+    assert pp.note.sleeps == []
+    assert_running(s, pp)
+    assert s.npidle == 0
+
+
+def test_stopm_sees_another_ps_free_g_but_not_a_pinned_one():
+    s = mksched()
+    p0, pp = s.allp
+    p0.runq.put(FakeG(1, pinned=True))              # pinned to p0: nothing to steal
+    s.stopm(pp)
+    assert len(pp.note.sleeps) == 1
+    p0.runq.put(FakeG(2, pinned=False))
+    s.stopm(pp)
+    assert len(pp.note.sleeps) == 1                 # a free G to steal: no sleep
+    assert_running(s, pp)
+
+
+def test_stopm_ignores_its_own_free_gs_in_the_steal_recheck():
+    """Its own queue is checked under its runq lock (step 3), not as a steal target."""
+    s = mksched(procs=1)
+    pp = s.allp[0]
+    pp.runq.put(FakeG(1, pinned=False))
+    assert not s._any_stealable(pp)
+    s.stopm(pp)
+    assert pp.note.sleeps == []
+    assert_running(s, pp)
+
+
+@pytest.mark.parametrize("case", ["own", "other-busy", "other-idle", "past"])
+def test_stopm_sleeps_until_the_earliest_timer(case):
+    s = mksched()
+    p0, pp = s.allp
+    now = rsched.nanotime()
+    pp.timer0 = now + 50.0
+    if case == "other-busy":
+        p0.timer0 = now + 20.0                       # a busy P's timer: an idle M fires it
+    elif case == "other-idle":
+        p0.timer0 = now + 20.0
+        make_idle(s, p0)                             # its own M wakes for it
+    elif case == "past":
+        pp.timer0 = now - 5.0
+    s.stopm(pp)
+    (timeout, *_), = pp.note.sleeps
+    want = {"own": 50.0, "other-busy": 20.0, "other-idle": 50.0, "past": 0.0}[case]
+    if case == "past":
+        assert timeout == 0.0
+    else:
+        assert want - 1.0 < timeout <= want
+
+
+def test_stopm_with_one_p_sleeps_until_its_own_timer():
+    s = mksched(procs=1)
+    pp = s.allp[0]
+    pp.timer0 = rsched.nanotime() + 30.0
+    s.stopm(pp)
+    (timeout, *_), = pp.note.sleeps
+    assert 29.0 < timeout <= 30.0
+
+
+class _Poller:
+    def __init__(self, ret):
+        self.ret = ret
+        self.calls = []
+
+    def __call__(self, pp, timeout):
+        self.calls.append((pp, timeout))
+        return self.ret
+
+
+@pytest.mark.parametrize("ret", [None, [], "free-g"])
+def test_stopm_blocks_in_the_netpoller_when_it_has_waiters(ret):
+    s = mksched()
+    pp = s.allp[1]
+    g = FakeG(7, pinned=False)
+    poller = _Poller([g] if ret == "free-g" else ret)
+    s.netpoll = lambda timeout: []
+    s.netpoll_waiters = 1
+    s.netpoll_block = poller
+    pp.timer0 = rsched.nanotime() + 40.0
+    s.stopm(pp)
+    ((who, timeout),) = poller.calls
+    assert who is pp and 39.0 < timeout <= 40.0
+    if ret is None:                                   # another M owns the poller: sleep on the note
+        assert len(pp.note.sleeps) == 1
+    else:
+        assert pp.note.sleeps == []
+    assert_running(s, pp)
+    if ret == "free-g":
+        assert list(s.runq) == [g] and s.runqsize == 1    # injected
+    else:
+        assert s.runqsize == 0
+
+
+@pytest.mark.parametrize("netpoll, waiters", [(True, 0), (False, 1)])
+def test_stopm_skips_the_netpoller_without_waiters_or_poller(netpoll, waiters):
+    s = mksched()
+    pp = s.allp[1]
+    poller = _Poller([])
+    s.netpoll = (lambda timeout: []) if netpoll else None
+    s.netpoll_waiters = waiters
+    s.netpoll_block = poller
+    s.stopm(pp)
+    assert poller.calls == [] and len(pp.note.sleeps) == 1
+
+
+def test_stopm_of_the_last_m_reports_the_deadlock():
+    s = mksched(procs=1, background=False)
+    pp = s.allp[0]
+    s.stopm(pp)
+    assert pp.note.sleeps == []
+    assert isinstance(s.panic_exc, rsched.Deadlock) and s.stopping
+    assert_running(s, pp)
+
+
+def test_stopm_with_a_timer_pending_is_no_deadlock():
+    s = mksched(procs=1, background=False)
+    pp = s.allp[0]
+    pp.timer0 = rsched.nanotime() + 10.0             # (ntimers left 0: checkdead must not run)
+    s.stopm(pp)
+    assert s.panic_exc is None and len(pp.note.sleeps) == 1
+
+
+def test_stopm_with_a_live_foreign_thread_rechecks_periodically():
+    s = mksched(procs=1, background=False)
+    pp = s.allp[0]
+    s.foreign[threading.get_ident()] = threading.current_thread()
+    s.stopm(pp)
+    assert s.panic_exc is None
+    assert [x[0] for x in pp.note.sleeps] == [rsched.FOREIGN_RECHECK]
+
+
+def test_stopm_of_a_background_runtime_never_calls_checkdead():
+    s = mksched(procs=1, background=True)
+    pp = s.allp[0]
+    s.stopm(pp)
+    assert s.panic_exc is None and [x[0] for x in pp.note.sleeps] == [None]
+
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_leaving_idle_wakes_a_deep_sleeping_sysmon(deep):
+    s = mksched()
+    pp = s.allp[1]
+    s.sysmon_deep = deep
+    s.stopm(pp)
+    assert s.sysmon.wakes == int(deep) and not s.sysmon_deep
+
+
+def test_leave_idle_after_wakep_took_the_p():
+    s = mksched()
+    pp = s.allp[1]
+    make_idle(s, pp)
+    s.wakep()                                        # takes pp off pidle
+    s._leave_idle(pp)                                # must not remove it twice
+    assert s.pidle == [] and s.npidle == 0 and pp.status == RUNNING
+
+
+# -- wakep ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_wakep_takes_an_idle_p_as_a_spinner(deep):
+    s = mksched(procs=3)
+    p0, p1, p2 = s.allp
+    make_idle(s, p1)
+    make_idle(s, p2)
+    s.sysmon_deep = deep
+    s.wakep()
+    assert s.pidle == [p1] and s.npidle == 1        # the last idle P (Go's pidleget: any)
+    assert p2.status == RUNNING and p2.spinning and s.nmspinning == 1
+    assert p2.note.wakes == 1 and p1.note.wakes == 0 and p0.note.wakes == 0
+    assert p1.status == IDLE and not p1.spinning
+    assert s.sysmon.wakes == int(deep) and not s.sysmon_deep
+
+
+@pytest.mark.parametrize("why", ["spinning", "no-idle-p", "stopping"])
+def test_wakep_does_nothing(why):
+    s = mksched()
+    pp = s.allp[1]
+    if why != "no-idle-p":
+        make_idle(s, pp)
+    if why == "spinning":
+        s.allp[0].spinning = True
+        s.nmspinning = 1
+    if why == "stopping":
+        s.stopping = True
+    s.sysmon_deep = True
+    s.wakep()
+    assert pp.note.wakes == 0 and s.sysmon.wakes == 0 and s.sysmon_deep
+    assert s.nmspinning == (1 if why == "spinning" else 0) and not pp.spinning
+    if why != "no-idle-p":
+        assert s.pidle == [pp] and s.npidle == 1 and pp.status == IDLE
+
+
+# -- goready -------------------------------------------------------------------
+
+@pytest.mark.parametrize("parked", [True, False])
+def test_goready_from_another_thread_queues_at_the_tail(parked):
+    s = mksched()
+    p0, pp = s.allp
+    first = parked_g(s, 1, pp)
+    pp.runq.put(first)
+    nxt = FakeG(9, pinned=True)
+    pp.runq.put(nxt, next=True)
+    pp.parked = parked
+    gp = parked_g(s, 2, pp)
+    rsched.goready(gp)
+    assert gp.status == Gstatus.RUNNABLE
+    assert pp.runq.snapshot() == [nxt, first, gp]   # runnext untouched, gp at the tail
+    assert pp.note.wakes == int(parked) and p0.note.wakes == 0
+
+
+def test_goready_on_the_home_m_takes_runnext():
+    s = mksched()
+    p0, pp = s.allp
+    old = parked_g(s, 1, pp)
+    gp = parked_g(s, 2, pp)
+    on_m(pp, rsched.goready, old)
+    on_m(pp, rsched.goready, gp)
+    assert pp.runq.runnext is gp and pp.runq.snapshot() == [gp, old]   # the old one goes behind
+    assert gp.status == old.status == Gstatus.RUNNABLE
+    assert pp.note.wakes == 0 and s.runqsize == 0
+
+
+def test_goready_on_the_home_m_firing_timers_collects_in_order():
+    s = mksched()
+    pp = s.allp[1]
+    pp.readybatch = batch = []
+    gs = [parked_g(s, i, pp) for i in (1, 2)]
+    for gp in gs:
+        on_m(pp, rsched.goready, gp)
+    assert batch == gs and pp.runq.snapshot() == []
+    assert all(gp.status == Gstatus.RUNNABLE for gp in gs)
+
+
+def test_goready_on_the_home_m_with_a_full_ring_spills_free_gs_global_and_wakes():
+    s = mksched()
+    p0, pp = s.allp
+    make_idle(s, p0)
+    cap = pp.runq.cap
+    for i in range(cap):
+        pp.runq.put(FakeG(100 + i, pinned=False))
+    pp.runq.put(FakeG(99, pinned=False), next=True)
+    gp = parked_g(s, 1, pp)
+    on_m(pp, rsched.goready, gp)
+    assert pp.runq.runnext is gp
+    assert s.runqsize == cap // 2 + 1 == len(s.runq)     # half the ring + the old runnext
+    assert p0.status == RUNNING and p0.spinning and p0.note.wakes == 1   # wakep
+
+
+def test_goready_list_queues_each_home_in_order_and_wakes_parked_ps():
+    s = mksched()
+    p0, p1 = s.allp
+    p1.parked = True
+    gs = [parked_g(s, i, (p0, p1)[i % 2]) for i in range(6)]
+    rsched.goready_list(gs)
+    assert all(gp.status == Gstatus.RUNNABLE for gp in gs)
+    assert p0.runq.snapshot() == gs[0::2] and p1.runq.snapshot() == gs[1::2]
+    assert p0.runq.runnext is None and p1.runq.runnext is None
+    assert p1.note.wakes == 1 and p0.note.wakes == 0
+
+
+def test_goready_list_on_the_home_m_does_not_take_runnext():
+    s = mksched()
+    pp = s.allp[0]
+    gs = [parked_g(s, i, pp) for i in range(3)]
+    on_m(pp, rsched.goready_list, gs)
+    assert pp.runq.runnext is None and pp.runq.snapshot() == gs
+
+
+@pytest.mark.parametrize("home", [True, False])
+def test_goready_list_of_one_is_goready(home):
+    s = mksched()
+    pp = s.allp[1]
+    pp.parked = True
+    gp = parked_g(s, 1, pp)
+    if home:
+        on_m(pp, rsched.goready_list, [gp])
+        assert pp.runq.runnext is gp and pp.note.wakes == 0
+    else:
+        rsched.goready_list([gp])
+        assert pp.runq.runnext is None and pp.runq.snapshot() == [gp] and pp.note.wakes == 1
+    assert gp.status == Gstatus.RUNNABLE
+
+
+@pytest.mark.parametrize("home", [True, False])
+def test_runqput_home_of_one_runnable_g(home):
+    s = mksched()
+    pp = s.allp[1]
+    gp = parked_g(s, 1, pp)
+    gp.status = Gstatus.RUNNABLE
+    if home:
+        on_m(pp, rsched.runqput_home, [gp])
+        assert pp.runq.runnext is gp
+    else:
+        rsched.runqput_home([gp])
+        assert pp.runq.runnext is None and pp.runq.snapshot() == [gp]
+
+
+def test_a_p_built_for_tests_is_a_real_p():
+    assert isinstance(mksched().allp[0], P)

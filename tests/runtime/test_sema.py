@@ -1,0 +1,195 @@
+"""gpm._runtime.sema's WaitQ, Sema and NotifyList, driven directly (procs=1,
+and each waiter is spawned only after the previous one parked, so every
+queue state below is exact)."""
+
+import pytest
+
+import gpm
+from tests.support import rsema
+
+R = rsema.WaitReason.SEMACQUIRE
+
+
+def settle(pred, what):
+    """gosched until ``pred()`` (the spawned goroutines ran and parked)."""
+    for _ in range(1000):
+        if pred():
+            return
+        gpm.gosched()
+    raise AssertionError(what)
+
+
+def spawn_in_order(q, calls):
+    """Spawn ``fn(*args)`` for each of ``calls``, each after the previous one
+    parked (``len(q)`` grew): they queue in this order."""
+    gs = []
+    for fn, *args in calls:
+        n = len(q)
+        gs.append(gpm.go(fn, *args))
+        settle(lambda: len(q) == n + 1, "a waiter did not park")
+    return gs
+
+
+def test_sema_counts_tokens():
+    s = rsema.Sema(2)
+    assert s.try_acquire() and s.try_acquire() and not s.try_acquire()
+    assert s.count == 0
+    s.semrelease()
+    assert s.count == 1
+    s.semacquire(R)                        # a free token: no park (a plain thread, no runtime)
+    assert s.count == 0 and not s.try_acquire()
+
+
+def test_sema_hands_tokens_to_waiters_in_fifo_order():
+    def main():
+        s = rsema.Sema(0)
+        order = []
+
+        def w(i):
+            s.semacquire(R)
+            order.append(i)
+        gs = spawn_in_order(s.waiters, [(w, i) for i in range(3)])
+        s.semrelease()                     # direct handoff to waiter 0: never counted
+        assert s.count == 0 and not s.try_acquire()
+        gs[0].join()
+        s.semrelease()                     # one at a time: run order is hand-off order
+        gs[1].join()
+        s.semrelease()
+        gs[2].join()
+        s.semrelease()                     # nobody waits: counted
+        return order, s.count, len(s.waiters)
+    assert gpm.run(main, procs=1) == ([0, 1, 2], 1, 0)
+
+
+def test_waitq_fifo_lifo_first_dequeue_drain():
+    def main():
+        q = rsema.WaitQ()
+        lock = rsema.new_lock()
+        got = []
+
+        def w(i, lifo):
+            lock.acquire()
+            sg = q.park(lock, R, elem=i, lifo=lifo)
+            got.append((i, sg.elem))
+        assert q.first() is None and q.dequeue() is None and not q and len(q) == 0
+        gs = spawn_in_order(q, [(w, 1, False), (w, 2, False), (w, 3, True)])
+        assert q and [sg.elem for sg in q.q] == [3, 1, 2]      # lifo went to the front
+        first = q.first()
+        assert first.elem == 3 and len(q) == 3                 # first() does not remove
+        lock.acquire()
+        sg = q.dequeue()
+        rest = q.drain()
+        lock.release()
+        assert sg is first and [x.elem for x in rest] == [1, 2] and len(q) == 0
+        sg.elem = "woken"
+        sg.wake()
+        rsema.wake_all(rest)
+        for g in gs:
+            g.join()
+        return sorted(got, key=str)
+    assert gpm.run(main, procs=1) == sorted([(3, "woken"), (1, 1), (2, 2)], key=str)
+
+
+def test_notifylist_tickets():
+    def main():
+        nl = rsema.NotifyList()
+        woke = []
+        assert [nl.add(), nl.add()] == [0, 1]
+
+        def w(t):
+            nl.wait(t, R)
+            woke.append(t)
+        gs = spawn_in_order(nl.waiters, [(w, 0), (w, 1)])
+        nl.notify_one()                    # the oldest ticket first
+        gs[0].join()
+        assert woke == [0] and nl.notify_ticket == 1
+        nl.notify_one()
+        gs[1].join()
+        assert woke == [0, 1] and nl.notify_ticket == 2
+        nl.notify_one()                    # nobody holds a ticket: nothing is saved for later
+        assert nl.notify_ticket == 2
+        t = nl.add()
+        assert t == 2
+        g = gpm.go(w, t)
+        settle(lambda: len(nl.waiters) == 1, "the waiter did not park")
+        assert woke == [0, 1]              # parked: the earlier notify was not kept
+        nl.notify_one()
+        g.join()
+        # a ticket notified before its wait: wait returns at once
+        t = nl.add()
+        nl.notify_one()
+        nl.wait(t, R)
+        return woke, nl.notify_ticket, nl.wait_ticket
+    assert gpm.run(main, procs=1) == ([0, 1, 2], 4, 4)
+
+
+def test_notifylist_notify_all():
+    def main():
+        nl = rsema.NotifyList()
+        woke = []
+
+        def w():
+            nl.wait(nl.add(), R)
+            woke.append(1)
+        gs = [gpm.go(w) for _ in range(3)]
+        settle(lambda: len(nl.waiters) == 3, "waiters did not park")
+        nl.notify_all()
+        for g in gs:
+            g.join()
+        nl.notify_all()                    # none: harmless
+        return len(woke), nl.notify_ticket, nl.wait_ticket, len(nl.waiters)
+    assert gpm.run(main, procs=1) == (3, 3, 3, 0)
+
+
+def test_notifylist_withdraw():
+    def main():
+        nl = rsema.NotifyList()
+        woke = []
+
+        def w(t):
+            nl.wait(t, R)
+            woke.append(t)
+        t0 = nl.add()
+        nl.withdraw(t0)                    # the newest ticket: un-issued
+        assert nl.wait_ticket == 0 and nl.withdrawn is None
+        t0, t1 = nl.add(), nl.add()
+        nl.withdraw(t0)                    # an older one: skipped by the next notify
+        assert nl.withdrawn == {0} and nl.wait_ticket == 2
+        g1 = gpm.go(w, t1)
+        settle(lambda: len(nl.waiters) == 1, "the waiter did not park")
+        nl.notify_one()
+        g1.join()
+        assert woke == [1] and nl.notify_ticket == 2 and not nl.withdrawn
+        # withdrawn after being notified: the notification goes to the next ticket
+        t2, t3 = nl.add(), nl.add()
+        g3 = gpm.go(w, t3)
+        settle(lambda: len(nl.waiters) == 1, "the waiter did not park")
+        nl.notify_one()                    # spent on t2, whose owner never waits
+        assert woke == [1]
+        nl.withdraw(t2)
+        g3.join()
+        assert woke == [1, 3]
+        # stale withdrawn tickets (< notify_ticket) are dropped when a new one is added
+        t4, t5, t6 = nl.add(), nl.add(), nl.add()
+        nl.withdraw(t4)
+        nl.notify_ticket = t5              # (t4 was consumed)
+        nl.withdraw(t5)
+        return nl.withdrawn, nl.wait_ticket, t6
+    assert gpm.run(main, procs=1) == ({5}, 7, 6)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_notify_one_skips_several_withdrawn_tickets(n):
+    def main():
+        nl = rsema.NotifyList()
+        ts = [nl.add() for _ in range(n)]
+        last = nl.add()
+        for t in ts:
+            nl.withdraw(t)
+        woke = []
+        g = gpm.go(lambda: (nl.wait(last, R), woke.append(last)))
+        settle(lambda: len(nl.waiters) == 1, "the waiter did not park")
+        nl.notify_one()
+        g.join()
+        return woke, nl.notify_ticket
+    assert gpm.run(main, procs=1) == ([n], n + 1)
