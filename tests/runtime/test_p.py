@@ -245,3 +245,102 @@ def test_free_puts_and_steals_beside_a_long_overflow_stay_linear():
         q.grab()
         ops += 3
     assert q.repacked <= 4 * ops
+
+
+# -- exact cases for make mutants (docs/HACKING.md) ---------------------------
+
+def _check(q):
+    """The RunQueue invariants (module doc of p.py)."""
+    ring = [q.buf[i % q.cap] for i in range(q.head, q.tail)]
+    assert None not in ring and len(q.buf) == q.cap
+    assert q.nfree == sum(1 for g in ring if g.pp is None)
+    assert not q.overflow or q.tail - q.head == q.cap
+    assert all(g.pp is not None for g in q.overflow)
+
+
+def test_putslow_with_an_odd_ring_moves_half_rounded_down_plus_new():
+    q = RunQueue(capacity=5)
+    gs = [FakeG(i, False) for i in range(5)]
+    for g in gs:
+        q.put(g)
+    new = FakeG(99, False)
+    assert q.put(new) == gs[:2] + [new]               # 5 // 2 = 2, plus the new G
+    assert q.snapshot() == gs[2:]
+    _check(q)
+
+
+def test_putslow_after_the_head_moved_takes_half_of_the_ring():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, False) for i in range(5)]
+    for g in gs[:4]:
+        q.put(g)
+    assert q.get() == (gs[0], False)                  # head = 1
+    q.put(gs[4])                                      # full again: tail = 5
+    new = FakeG(99, False)
+    assert q.put(new) == gs[1:3] + [new]
+    assert q.snapshot() == gs[3:]
+    _check(q)
+
+
+def test_putslow_of_a_pinned_g_with_free_gs_in_the_ring():
+    q = RunQueue(capacity=4)
+    free = [FakeG(i, False) for i in range(4)]
+    for g in free:
+        q.put(g)
+    pinned = FakeG(9, True)
+    assert q.put(pinned) == free[:2]                  # half the free Gs leave; gp stays
+    assert q.snapshot() == free[2:] + [pinned] and not q.overflow
+    _check(q)
+
+
+def test_steal_beside_a_pinned_overflow_refills_the_ring_from_it():
+    """A full ring of free Gs, then pinned Gs forwarded home (goready_list's
+    _extend) into the overflow: a steal re-packs the ring and refills it from
+    the overflow's head, in order, as far as it fits."""
+    q = RunQueue(capacity=4)
+    free = [FakeG(i, False) for i in range(4)]
+    pinned = [FakeG(10 + i, True) for i in range(3)]
+    for g in free:
+        q.put(g)
+    q._extend(pinned)
+    assert list(q.overflow) == pinned
+    assert q.grab() == free[:2]
+    assert q.snapshot() == free[2:] + pinned
+    assert [q.buf[i] for i in range(4)] == free[2:] + pinned[:2]
+    assert list(q.overflow) == pinned[2:] and q.head == 0 and q.tail == 4 and q.nfree == 2
+    _check(q)
+
+
+def test_put_batch_fills_the_ring_then_spills_free_and_overflows_pinned():
+    q = RunQueue(capacity=4)
+    a = [FakeG(0, False), FakeG(1, True), FakeG(2, False)]
+    assert q.put_batch(a) == []
+    assert q.snapshot() == a and q.nfree == 2
+    b = [FakeG(3, True), FakeG(4, False), FakeG(5, True), FakeG(6, False)]
+    assert q.put_batch(b) == [b[1], b[3]]             # the ring is full after b[0]
+    assert q.snapshot() == a + [b[0], b[2]] and list(q.overflow) == [b[2]]
+    assert q.nfree == 2
+    _check(q)
+
+
+def test_put_batch_after_the_head_moved():
+    q = RunQueue(capacity=4)
+    for i in range(3):
+        q.put(FakeG(i, False))
+    for _ in range(3):
+        q.get()                                        # empty, head = tail = 3
+    gs = [FakeG(10 + i, False) for i in range(4)]
+    assert q.put_batch(gs) == []
+    assert q.snapshot() == gs and q.nfree == 4
+    _check(q)
+
+
+def test_put_batch_into_a_full_ring_overwrites_nothing():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, False) for i in range(4)]
+    for g in gs:
+        q.put(g)
+    extra = FakeG(9, False)
+    assert q.put_batch([extra]) == [extra]
+    assert q.snapshot() == gs and q.nfree == 4
+    _check(q)

@@ -77,6 +77,7 @@ class TimerMachine(RuleBasedStateMachine):
 
 TestTimerHeap = TimerMachine.TestCase
 TestTimerHeap.settings = settings(max_examples=examples(200), stateful_step_count=50, deadline=None)
+TestTimerHeap.pytestmark = [pytest.mark.timeout(300)]    # ~18 s alone; over 60 s at load 16 on 2 cores
 
 
 def test_periodic_timer_drops_missed_ticks():
@@ -241,3 +242,163 @@ def test_many_short_sleepers_never_ready_a_running_goroutine(procs):
     for _ in range(3):
         p = run_prog(_SLEEPERS_SRC.replace("PROCS", str(procs)), debug="checks=1", timeout=60)
         assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
+
+
+# -- exact cases for make mutants (docs/HACKING.md) ---------------------------
+
+class _RecNote:
+    def __init__(self):
+        self.wakes = 0
+
+    def wakeup(self):
+        self.wakes += 1
+
+
+def _recp():
+    pp = P(None, 0)
+    pp.note = _RecNote()
+    return pp
+
+
+def test_arming_the_earliest_timer_wakes_the_ps_m_unless_it_is_the_caller():
+    pp = _recp()
+    other = _recp()
+    t1, t2, t3, t4 = (rtimers.RTimer(lambda a, n: None) for _ in range(4))
+    rtimers.addtimer(t1, 10.0, pp, pp)            # the owner's own M: no wake
+    assert pp.note.wakes == 0 and pp.timer0 == 10.0
+    rtimers.addtimer(t2, 5.0, pp, None)           # a plain thread, earliest: wake
+    assert pp.note.wakes == 1 and pp.timer0 == 5.0
+    rtimers.addtimer(t3, 7.0, pp, other)          # another P's M, not earliest: no wake
+    assert pp.note.wakes == 1
+    rtimers.addtimer(t4, 1.0, pp, other)          # another P's M, earliest: wake
+    assert pp.note.wakes == 2 and pp.timer0 == 1.0 and other.note.wakes == 0
+    assert t4.pp is pp and pp.ntimers == 4
+
+
+def test_a_timer_stays_on_its_first_p():
+    p0, p1 = _recp(), _recp()
+    t = rtimers.RTimer(lambda a, n: None)
+    assert rtimers.deltimer(t) is False           # never armed
+    rtimers.addtimer(t, 3.0, p0, p0)
+    assert rtimers.modtimer(t, 4.0, 2.0, p1, p1) is True
+    assert t.pp is p0 and t.period == 2.0 and t.when == 4.0
+    assert p0.ntimers == 1 and p1.ntimers == 0 and p0.timers_dead == 1
+    assert p1.timers == [] and p0.note.wakes == 0
+
+
+def test_stale_entries_are_counted_and_dropped_when_popped():
+    pp = _recp()
+    fired = []
+    t = rtimers.RTimer(lambda a, n: fired.append(n))
+    rtimers.addtimer(t, 1.0, pp, pp)
+    rtimers.modtimer(t, 2.0, 0.0, pp, pp)         # the 1.0 entry is stale now
+    u = rtimers.RTimer(lambda a, n: fired.append(-n))
+    rtimers.addtimer(u, 1.5, pp, pp)
+    assert rtimers.deltimer(u) is True and rtimers.deltimer(u) is False
+    assert pp.timers_dead == 2 and len(pp.timers) == 3 and pp.ntimers == 1
+    assert rtimers.run_timers(pp, 1.9) == 0       # only stale entries were due
+    assert pp.timers_dead == 0 and len(pp.timers) == 1 and pp.timer0 == 2.0
+    assert rtimers.check_timers(pp, 2.0) == math.inf
+    assert fired == [2.0] and pp.ntimers == 0 and not t.active
+    assert rtimers.deltimer(t) is False           # fired: nothing to stop
+
+
+@pytest.mark.parametrize("n, compact_at", [(100, 65), (400, 101)])
+def test_compaction_starts_past_64_dead_and_a_quarter_of_the_heap(n, compact_at):
+    pp = _recp()
+    ts = [rtimers.RTimer(lambda a, n: None) for _ in range(n)]
+    for i, t in enumerate(ts):
+        rtimers.addtimer(t, float(i), pp, pp)
+    for t in ts[:compact_at - 1]:
+        rtimers.deltimer(t)
+    assert len(pp.timers) == n and pp.timers_dead == compact_at - 1
+    rtimers.deltimer(ts[compact_at - 1])
+    assert len(pp.timers) == n - compact_at and pp.timers_dead == 0
+    assert pp.timer0 == float(compact_at) and pp.ntimers == n - compact_at
+    assert sorted(pp.timers)[0][2] is ts[compact_at]
+
+
+def test_compacting_every_live_timer_away_leaves_no_deadline():
+    pp = _recp()
+    ts = [rtimers.RTimer(lambda a, n: None) for _ in range(65)]   # the 65th stop compacts
+    for i, t in enumerate(ts):
+        rtimers.addtimer(t, float(i), pp, pp)
+    for t in ts:
+        rtimers.deltimer(t)
+    assert pp.timers == [] and pp.timer0 == math.inf and pp.ntimers == 0
+
+
+def test_a_periodic_timer_on_time_rearms_one_period_later():
+    pp = _recp()
+    fires = []
+    t = rtimers.RTimer(lambda a, n: fires.append(n), None, 0.5)
+    rtimers.addtimer(t, 1.0, pp, pp)
+    assert rtimers.check_timers(pp, 1.0) == 1.5
+    assert rtimers.check_timers(pp, 1.6) == 2.0
+    assert fires == [1.0, 1.6] and t.active and pp.ntimers == 1
+
+
+def _parked(s, pp, goid):
+    from tests.support import G, Gstatus
+    gp = G(s, goid, None, (), {})
+    gp.pp = pp
+    gp.status = Gstatus.WAITING
+    return gp
+
+
+def _on_m(pp, fn, *args):
+    import greenlet
+
+    class _G0(greenlet.greenlet):
+        pass
+    g0 = _G0(run=lambda: fn(*args))
+    g0.pp = pp
+    return g0.switch()
+
+
+@pytest.mark.parametrize("where", ["owner", "other-m"])
+def test_timers_ready_their_gs_in_deadline_order(where):
+    """On the owner M the readied Gs are collected (P.readybatch) and queued
+    in fire order, none in runnext; from another M each goes to the tail."""
+    from tests.support import rsched
+    s = rsched.Sched(1)
+    pp = s.allp[0]
+    gs = [_parked(s, pp, i) for i in range(3)]
+    seen = []
+    for i, gp in enumerate(gs):
+        t = rtimers.RTimer(lambda gp, now: (seen.append(pp.readybatch is not None), rsched.goready(gp)), gp)
+        rtimers.addtimer(t, float(i + 1), pp, pp)
+    if where == "owner":
+        assert _on_m(pp, rtimers.run_timers, pp, 5.0) == 3
+        assert seen == [True] * 3
+    else:
+        assert rtimers.run_timers(pp, 5.0) == 3
+        assert seen == [False] * 3
+    assert pp.readybatch is None
+    assert pp.runq.runnext is None and pp.runq.snapshot() == gs
+
+
+def test_one_timer_readying_on_the_owner_m_takes_runnext():
+    from tests.support import rsched
+    s = rsched.Sched(1)
+    pp = s.allp[0]
+    gp = _parked(s, pp, 1)
+    rtimers.addtimer(rtimers.RTimer(lambda gp, now: rsched.goready(gp), gp), 1.0, pp, pp)
+    assert _on_m(pp, rtimers.check_timers, pp, 2.0) == math.inf
+    assert pp.runq.runnext is gp and pp.readybatch is None
+
+
+def test_a_failing_timer_callback_on_the_owner_m_still_queues_the_readied_gs():
+    from tests.support import rsched
+    s = rsched.Sched(1)
+    pp = s.allp[0]
+    gs = [_parked(s, pp, i) for i in range(2)]
+    for i, gp in enumerate(gs):
+        rtimers.addtimer(rtimers.RTimer(lambda gp, now: rsched.goready(gp), gp), float(i), pp, pp)
+
+    def boom(arg, now):
+        raise RuntimeError("callback failed")
+    rtimers.addtimer(rtimers.RTimer(boom), 5.0, pp, pp)
+    with pytest.raises(RuntimeError):
+        _on_m(pp, rtimers.run_timers, pp, 9.0)
+    assert pp.readybatch is None and pp.runq.snapshot() == gs
