@@ -52,18 +52,20 @@ test-random: venv
 	echo "test-random: GPM_DEBUG=randomize=1,seed=$$seed (replay: make test-random SEED=$$seed)"; \
 	GPM_DEBUG=randomize=1,seed=$$seed $(PY) -m pytest -q $(RANDOM_TESTS)
 
-# Mutation testing (mutmut, [tool.mutmut] in pyproject.toml) of p, sudog, sema, chan,
-# select, timers and sched's protocol functions; not part of make test.  Default:
-# sched's stopm/wakep/goready/findrunnable and all of the other files (hours on 2
-# shared cores; MUTANTS="gpm._runtime.sudog*" narrows a run).  Survivors:
-# .venv/bin/mutmut results; docs/HACKING.md lists the equivalent ones.
-MUTANTS ?= gpm._runtime.sched.x_stopm* gpm._runtime.sched.x_wakep* gpm._runtime.sched.x_goready* \
-	gpm._runtime.sched.x_findrunnable* gpm._runtime.sched.xǁSchedǁstopm* gpm._runtime.sched.xǁSchedǁwakep* \
-	gpm._runtime.sched.xǁSchedǁfindrunnable* gpm._runtime.p.* gpm._runtime.sudog.* gpm._runtime.sema.* \
-	gpm._runtime.chan.* gpm._runtime.select.* gpm._runtime.timers.*
+# Mutation testing (mutmut 3, [tool.mutmut] in pyproject.toml) of p, sudog, sema,
+# timers, chan, select and sched's protocol functions (stopm and its recheck
+# helpers, wakep, goready and its batch forms, findrunnable); not part of make
+# test.  niced, two workers.  Takes about 2 h on 2 shared cores (docs/HACKING.md
+# has the figures); MUTANTS="gpm._runtime.sema.*" narrows a run.  Then
+# `.venv/bin/python tools/mutants_score.py -v` prints the per-module score and
+# the survivors; docs/HACKING.md explains the equivalent ones.
+SCHED_PROTOCOL := xǁSchedǁstopm* xǁSchedǁ_any_stealable* xǁSchedǁ_leave_idle* xǁSchedǁwakep* \
+	x_goready* x_runqput_home* x__runqput_next* xǁSchedǁfindrunnable*
+MUTANTS ?= gpm._runtime.p.* gpm._runtime.timers.* gpm._runtime.sema.* gpm._runtime.sudog.* \
+	$(addprefix gpm._runtime.sched.,$(SCHED_PROTOCOL)) gpm._runtime.chan.* gpm._runtime.select.*
 mutants: venv
-	nice $(VENV)/bin/mutmut run $(MUTANTS)
-	$(VENV)/bin/mutmut results
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)')
+	$(PY) tools/mutants_score.py -v $(foreach m,$(MUTANTS),'$(m)')
 
 # The suite on every other supported CPython found under pyenv (not run by CI).
 test-matrix: test

@@ -344,3 +344,73 @@ def test_put_batch_into_a_full_ring_overwrites_nothing():
     assert q.put_batch([extra]) == [extra]
     assert q.snapshot() == gs and q.nfree == 4
     _check(q)
+
+
+class _Rng:
+    """random.Random stand-in: ``random()`` returns the given values in turn."""
+
+    def __init__(self, *xs):
+        self.xs = list(xs)
+
+    def random(self):
+        return self.xs.pop(0)
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_perturb_may_move_runnext_behind_the_ring(pinned):
+    q = RunQueue(capacity=4)
+    a, b, r = FakeG(0, False), FakeG(1, True), FakeG(2, pinned)
+    q.put(a)
+    q.put(b)
+    q.put(r, next=True)
+    rng = _Rng(0.49, 0.0)                              # move runnext; swap the head with itself
+    q.perturb(rng)
+    assert q.runnext is None and q.snapshot() == [a, b, r] and rng.xs == []
+    _check(q)
+
+
+def test_perturb_swaps_the_head_with_a_random_entry():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, i == 1) for i in range(3)]
+    r = FakeG(9, True)
+    for g in gs:
+        q.put(g)
+    q.put(r, next=True)
+    q.perturb(_Rng(0.5, 0.99))                         # keep runnext; swap head and entry 2
+    assert q.runnext is r and q.snapshot() == [r, gs[2], gs[1], gs[0]]
+    _check(q)
+
+
+def test_perturb_indexes_the_ring_modulo_its_size():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, False) for i in range(6)]
+    for g in gs[:3]:
+        q.put(g)
+    for _ in range(3):
+        q.get()                                        # head = 3: the ring wraps
+    for g in gs[3:]:
+        q.put(g)
+    q.perturb(_Rng(0.34))                              # no runnext: one draw; j = head + 1
+    assert q.snapshot() == [gs[4], gs[3], gs[5]]
+    _check(q)
+
+
+def test_perturb_leaves_a_single_g_and_a_free_runnext_of_a_full_ring():
+    q = RunQueue(capacity=4)
+    one = FakeG(0, False)
+    q.put(one)
+    q.perturb(_Rng())                                  # nothing to draw for
+    assert q.snapshot() == [one]
+    full = RunQueue(capacity=4)
+    gs = [FakeG(i, False) for i in range(4)]
+    for g in gs:
+        full.put(g)
+    r = FakeG(9, False)
+    full.put(r, next=True)
+    full.perturb(_Rng(0.0, 0.0))                       # a free G cannot join an overflow
+    assert full.runnext is r and full.snapshot() == [r] + gs and not full.overflow
+    p = FakeG(10, True)
+    full.runnext = p
+    full.perturb(_Rng(0.0, 0.0))                       # a pinned one can
+    assert full.runnext is None and list(full.overflow) == [p]
+    _check(full)
