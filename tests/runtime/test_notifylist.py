@@ -1,6 +1,6 @@
-"""gpm._runtime.sema's WaitQ, Sema and NotifyList, driven directly (procs=1,
+"""gpm._runtime.sema's NotifyList (Cond's tickets), driven directly: procs=1,
 and each waiter is spawned only after the previous one parked, so every
-queue state below is exact)."""
+ticket and queue state below is exact."""
 
 import pytest
 
@@ -26,68 +26,8 @@ def spawn_in_order(q, calls):
     for fn, *args in calls:
         n = len(q)
         gs.append(gpm.go(fn, *args))
-        settle(lambda: len(q) == n + 1, "a waiter did not park")
+        settle(lambda n=n: len(q) == n + 1, "a waiter did not park")
     return gs
-
-
-def test_sema_counts_tokens():
-    s = rsema.Sema(2)
-    assert s.try_acquire() and s.try_acquire() and not s.try_acquire()
-    assert s.count == 0
-    s.semrelease()
-    assert s.count == 1
-    s.semacquire(R)                        # a free token: no park (a plain thread, no runtime)
-    assert s.count == 0 and not s.try_acquire()
-
-
-def test_sema_hands_tokens_to_waiters_in_fifo_order():
-    def main():
-        s = rsema.Sema(0)
-        order = []
-
-        def w(i):
-            s.semacquire(R)
-            order.append(i)
-        gs = spawn_in_order(s.waiters, [(w, i) for i in range(3)])
-        s.semrelease()                     # direct handoff to waiter 0: never counted
-        assert s.count == 0 and not s.try_acquire()
-        gs[0].join()
-        s.semrelease()                     # one at a time: run order is hand-off order
-        gs[1].join()
-        s.semrelease()
-        gs[2].join()
-        s.semrelease()                     # nobody waits: counted
-        return order, s.count, len(s.waiters)
-    assert gpm.run(main, procs=1) == ([0, 1, 2], 1, 0)
-
-
-def test_waitq_fifo_lifo_first_dequeue_drain():
-    def main():
-        q = rsema.WaitQ()
-        lock = rsema.new_lock()
-        got = []
-
-        def w(i, lifo):
-            lock.acquire()
-            sg = q.park(lock, R, elem=i, lifo=lifo)
-            got.append((i, sg.elem))
-        assert q.first() is None and q.dequeue() is None and not q and len(q) == 0
-        gs = spawn_in_order(q, [(w, 1, False), (w, 2, False), (w, 3, True)])
-        assert q and [sg.elem for sg in q.q] == [3, 1, 2]      # lifo went to the front
-        first = q.first()
-        assert first.elem == 3 and len(q) == 3                 # first() does not remove
-        lock.acquire()
-        sg = q.dequeue()
-        rest = q.drain()
-        lock.release()
-        assert sg is first and [x.elem for x in rest] == [1, 2] and len(q) == 0
-        sg.elem = "woken"
-        sg.wake()
-        rsema.wake_all(rest)
-        for g in gs:
-            g.join()
-        return sorted(got, key=str)
-    assert gpm.run(main, procs=1) == sorted([(3, "woken"), (1, 1), (2, 2)], key=str)
 
 
 def test_notifylist_tickets():
