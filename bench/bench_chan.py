@@ -5,7 +5,10 @@
           Queue(1) pair vs queue.Queue with 2 threads (vs uvloop if it is
           installed).  Metric: us per round trip.
           Issue figures: gevent 13.4 us, uvloop 9.4, asyncio 19.6,
-          threads 22.7, Go 0.46.
+          threads 22.7, Go 0.46.  rt/gpm-p1-select is the same round trip
+          with every send and receive a 2-case gpm.select (the data channel
+          and a ``done`` channel that is closed at the end), so each side
+          parks in select's pass 2 and is woken through the claim.
 2. buf/*  buffered throughput, one producer and one consumer, capacity 128:
           gpm Chan(128) vs gevent.queue.Queue(128) vs asyncio.Queue(128)
           (vs queue.Queue(128) with 2 threads).  Metric: us per item.
@@ -25,9 +28,11 @@ CAP = 128           # buffered capacity
 NSEL = 4            # channels in the select
 
 
-def _rt_result(elapsed: float, count: int, n: int) -> dict:
-    return {"us_per_rt": elapsed / count * 1e6, "round_trips": count,
-            "truncated": count < n}
+def _rt_result(elapsed: float, count: int, n: int, cpu: float | None = None) -> dict:
+    r = {"us_per_rt": elapsed / count * 1e6, "round_trips": count, "truncated": count < n}
+    if cpu is not None:        # process CPU time: robust to a loaded machine (before/after guards)
+        r["cpu_us_per_rt"] = cpu / count * 1e6
+    return r
 
 
 def _buf_result(elapsed: float, count: int, n: int) -> dict:
@@ -54,17 +59,50 @@ def _rt_gpm(procs: int):
             deadline = h.Deadline(TIME_BUDGET)
             send, recv = ping.send, pong.recv
             i = 0
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             while i < n and not deadline.expired(i):
                 send(i)
                 recv()
                 i += 1
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             ping.close()
-            return elapsed, i
+            return elapsed, i, cpu
 
-        elapsed, count = gpm.run(main, procs=procs)
-        return _rt_result(elapsed, count, n)
+        elapsed, count, cpu = gpm.run(main, procs=procs)
+        return _rt_result(elapsed, count, n, cpu)
+    return run
+
+
+def _rt_gpm_select(procs: int):
+    def run(n: int) -> dict:
+        gpm = h.require_gpm("run", "go", "Chan", "select")
+
+        def main():
+            ping, pong, done = gpm.Chan(0), gpm.Chan(0), gpm.Chan(0)
+            select = gpm.select
+
+            def echo():
+                while True:
+                    k, v = select(ping.recv, done.recv)
+                    if k:
+                        return
+                    select((pong.send, v), done.recv)
+
+            gpm.go(echo)
+            deadline = h.Deadline(TIME_BUDGET)
+            dr, pr = done.recv, pong.recv
+            i = 0
+            c0, t0 = time.process_time(), time.perf_counter()
+            while i < n and not deadline.expired(i):
+                select((ping.send, i), dr)
+                select(pr, dr)
+                i += 1
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+            done.close()
+            return elapsed, i, cpu
+
+        elapsed, count, cpu = gpm.run(main, procs=procs)
+        return _rt_result(elapsed, count, n, cpu)
     return run
 
 
@@ -316,7 +354,7 @@ def _sel_gpm(nchan: int):
 
             deadline = h.Deadline(TIME_BUDGET)
             count = 0
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             gpm.go(producer, deadline)
             if nchan == 1:
                 recv = chans[0].recv
@@ -327,17 +365,19 @@ def _sel_gpm(nchan: int):
                 cases = [c.recv for c in chans]
                 while select(*cases)[1] is not None:
                     count += 1
-            return time.perf_counter() - t0, count
+            return time.perf_counter() - t0, count, time.process_time() - c0
 
-        elapsed, count = gpm.run(main, procs=1)
+        elapsed, count, cpu = gpm.run(main, procs=1)
         # Items left in other channels when the stop signal won the select
         # are simply not counted; the rate uses the count actually received.
-        return {"us_per_op": elapsed / count * 1e6, "items": count}
+        return {"us_per_op": elapsed / count * 1e6, "cpu_us_per_op": cpu / count * 1e6,
+                "items": count}
     return run
 
 
 VARIANTS = {
     "rt/gpm-p1": _rt_gpm(1),
+    "rt/gpm-p1-select": _rt_gpm_select(1),
     "rt/gevent": rt_gevent,
     "rt/asyncio": rt_asyncio,
     "rt/threads": rt_threads,

@@ -12,7 +12,9 @@ from gpm._runtime.clock import current_sched, getg, nanotime
 from gpm._runtime.sched import Sched
 from gpm._runtime import sched as rsched
 from gpm._runtime.g import G, Gstatus, casgstatus, TRANSITIONS
-from gpm._runtime.sudog import Sudog
+from gpm._runtime.sudog import Sudog, current_waiter, note_plain, wake_all
+from gpm._runtime import chan as rchan
+from gpm._runtime import select as rselect
 from gpm._runtime.errors import FatalError
 from gpm._runtime import netpoll
 from gpm._runtime.netpoll_epoll import Netpoll
@@ -33,7 +35,8 @@ def examples(n):
 
 __all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
            "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema"]
+           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
+           "current_waiter", "note_plain", "wake_all", "rchan", "rselect"]
 
 
 class FakeG:
@@ -108,16 +111,46 @@ def fdcheck():
     assert nfds() == before, "file descriptors leaked"
 
 
-def wait_io(h, limit=5.0):
-    """Wait (goroutine side) until goroutine ``h`` is parked on the netpoller."""
+def wait_until(cond, limit=5.0, what="the condition", interval=0.001):
+    """Return once ``cond()`` is true; fail as a deadlock after ``limit`` seconds.
+
+    The one polling helper of the suite (STYLE.md 5: it waits on the condition
+    itself, with a deadline, instead of sleeping for a guessed time).  In a
+    goroutine it parks between polls (``gpm.sleep(interval)``; ``interval=0``:
+    ``gpm.gosched()``), so what it waits for can run; on a plain thread it
+    sleeps ``interval`` (at least 0.5 ms).
+    """
     import gpm
     deadline = time.monotonic() + limit
-    while getattr(h, "waitreason", None) != "IO wait" or h.status != 4:
-        assert time.monotonic() < deadline, "goroutine never parked in IO wait"
-        gpm.sleep(0.001)
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"deadlock: {what} not reached within {limit} s")
+        if gpm.current() is None:
+            time.sleep(max(interval, 0.0005))
+        elif interval > 0:
+            gpm.sleep(interval)
+        else:
+            gpm.gosched()
 
 
-__all__ += ["nfds", "fdcheck", "wait_io"]
+def wait_blocked(q, n=1, timeout=5.0):
+    """Wait (yielding) until channel queue ``q`` (``ch._recvq``/``ch._sendq``)
+    holds at least ``n`` waiters (pygolang's waitBlocked)."""
+    wait_until(lambda: len(q) >= n, timeout, f"{n} waiter(s) blocked", interval=0)
+
+
+def wait_parked(h, reason, limit=10.0):
+    """Wait until goroutine ``h`` is parked with wait reason ``reason``."""
+    wait_until(lambda: getattr(h, "waitreason", None) == reason, limit, f"goroutine parked on {reason!r}")
+
+
+def wait_io(h, limit=5.0):
+    """Wait until goroutine ``h`` is parked on the netpoller."""
+    wait_until(lambda: getattr(h, "waitreason", None) == "IO wait" and h.status == 4, limit,
+               "goroutine parked in IO wait")
+
+
+__all__ += ["nfds", "fdcheck", "wait_until", "wait_blocked", "wait_parked", "wait_io"]
 
 # Goroutine dumps: the snapshot path (free-threaded builds; tests force it on GIL builds too).
 from gpm._runtime import trace as trace_mod  # noqa: E402
@@ -130,7 +163,17 @@ def trace_snapshot_default():
 
 __all__ += ["trace_mod", "trace_snapshot_default"]
 
-# GC pacing during gpm.run (tests/runtime/test_gcpace.py).
-from gpm._runtime import gcpace  # noqa: E402
+# make mutants (docs/HACKING.md): mutmut sets MUTANT_UNDER_TEST in its processes.
+# Property tests then run fewer examples (one mutant's tests must take seconds).
+MUTATION = "MUTANT_UNDER_TEST" in os.environ
 
-__all__ += ["gcpace"]
+
+def examples(n):
+    """Hypothesis ``max_examples``: ``n`` normally, a sixth of it under mutmut."""
+    return max(10, n // 6) if MUTATION else n
+
+
+__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
+           "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
+           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
+           "current_waiter", "note_plain", "wake_all", "rchan", "rselect"]

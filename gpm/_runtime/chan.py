@@ -1,13 +1,26 @@
 """Channels (Go's hchan): chansend chanrecv closechan, and nilchan.
 
 Public names: ``Chan`` (``gpm.Chan``) and ``nilchan`` (``gpm.nilchan``).
-Internal helpers for select and timers: ``recv_poll``, ``send_poll``,
-``send_nb``, ``claim``, ``CLOSED``.
+For select and timers: ``chansend``, ``chanrecv``, ``send_poll``,
+``recv_ready``, ``send_ready``, ``dequeue``, ``claim``, ``CLOSED``.
+
+One implementation of each operation, as Go's chan.go:
+  chansend(c, v, block)   every send: ``Chan.send`` *is* chansend (block=True),
+                          select's first pass calls it with block=False
+  chanrecv(c, block)      every receive: ``Chan.recv_ok`` *is* chanrecv,
+                          ``recv`` and iteration call it, select's first pass
+                          with block=False; -> (value, ok), None = would block
+  send_poll(c, v)         a send's lock-held core (chansend, timers)
+  Chan.close              closechan
+  dequeue(q)              Go's waitq.dequeue, with the select claim
+Waking goes through ``Sudog.wake``/``wake_all``; a waiter enqueues and
+parks with ``park_on`` (its Sudog from ``current_waiter``); the plain-thread
+bookkeeping is ``note_plain`` (all in sudog.py).
 
 A Chan is one lock (``_lock``) guarding everything else in it:
 
   _buf     deque of buffered values, len <= _cap          (guarded by _lock)
-  _closed  set once by close                              (guarded by _lock)
+  _closed  set once by close, never unset                 (guarded by _lock)
   _recvq   FIFO deque of Sudogs of blocked receivers      (guarded by _lock)
   _sendq   FIFO deque of Sudogs of blocked senders; each
            carries its value in ``sg.elem``               (guarded by _lock)
@@ -21,8 +34,13 @@ Invariants (Go's chan.go), whenever ``_lock`` is free:
 Select Sudogs (``sg.isselect``) may sit in several channels' queues at once;
 a waker that dequeues one must first win ``claim(sg)`` (a test-and-set on
 the select's shared claim lock), else it drops the stale Sudog and looks at
-the next: so exactly one case of a select fires.  The selecting party
-removes its other Sudogs itself after waking (select.py, pass 3).
+the next (``dequeue``): so exactly one case of a select fires.  The
+selecting party removes its other Sudogs itself after waking (select.py,
+pass 3).  A stale Sudog left in a queue can make ``recv_ready``/
+``send_ready`` say "ready" wrongly, never "not ready" wrongly.
+
+Unlocked reads (each of one field, atomic; proofs at the code): ``len(ch)``,
+and the fast paths of a failed non-blocking chansend/chanrecv (Go's).
 
 Handoff rules:
   * a sender finding a waiting receiver hands the value over directly
@@ -36,34 +54,30 @@ Handoff rules:
 Nobody is ever woken, switched to, or called back with ``_lock`` held.
 
 Lock order (locks.py): channel locks, several only in select and then in
-ascending ``id()`` order, > the select claim lock (a leaf here).  ``wake``
-and ``goready`` run only after the channel lock is released.
+ascending ``id()`` order, > the select claim lock (a trylock) and, for a
+plain thread's first wait, > Sched.lock.  ``wake`` and ``goready`` run only
+after the channel lock is released.
 
 Calls from a scheduler greenlet (a timer callback) must be non-blocking
-(``send_nb``, or select with ``default``): a blocking op there raises
-RuntimeError from ``Sudog.current``.  A plain thread that completes any
-channel op without blocking is recorded with ``note_foreign_thread`` (a
-blocking one is recorded by ``Sudog.current``), so checkdead knows it may
-still wake a goroutine.
+(``block=False``, or select with ``default``): a blocking op there raises
+RuntimeError from ``current_waiter``.  A plain thread that completes any
+channel op is recorded with ``note_plain`` (a blocking one by
+``current_waiter``), so checkdead knows it may still wake a goroutine.
 """
 
-import threading
 from collections import deque
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from greenlet import getcurrent as _getcurrent
 
 from .errors import ClosedChannelError
 from .g import WaitReason, WorkerGreenlet as _Worker
 from .locks import new_lock, new_sema
-from .clock import current_sched as _current_sched
-from .sched import gopark as _gopark, goready as _goready
-from .sched import note_foreign_thread as _note_foreign_thread
-from .sudog import Sudog, wake_all as _wake_all
+from .sudog import current_waiter as _current_waiter, note_plain as _note_plain, park_on as _park_on
+from .sudog import wake_all as _wake_all
 
-__all__ = ["Chan", "nilchan", "recv_poll", "send_poll", "send_nb", "claim", "CLOSED"]
+__all__ = ["Chan", "nilchan", "chansend", "chanrecv", "send_poll", "recv_ready", "send_ready", "claim", "dequeue", "CLOSED"]
 
-_current_sudog = Sudog.current
 _CHAN_SEND = WaitReason.CHAN_SEND
 _CHAN_RECEIVE = WaitReason.CHAN_RECEIVE
 
@@ -85,20 +99,151 @@ def claim(sg) -> bool:
     return False
 
 
-_tls = threading.local()      # per plain thread: the Sched it was last recorded with
-
-
-def _note_plain(gr=None):
-    """Record a plain thread (not a scheduler greenlet) for checkdead.
-
-    Remembered per thread and runtime, so a thread's later ops cost one
-    thread-local read instead of the registry lookup.
+def dequeue(q):
+    """Go's ``waitq.dequeue``: pop and return the oldest Sudog of ``q`` this
+    waker may use, or None.  A select's Sudog is used only if this waker wins
+    ``claim``; a lost one is dropped (its select removes its others itself).
+    Requires the lock of the channel owning ``q``.
     """
-    if getattr(gr if gr is not None else _getcurrent(), "pp", None) is None:
-        sched = _current_sched()
-        if sched is not None and getattr(_tls, "sched", None) is not sched:
-            _note_foreign_thread()
-            _tls.sched = sched
+    while q:
+        sg = q.popleft()
+        if not sg.isselect or claim(sg):
+            return sg
+    return None
+
+
+# -- chansend / chanrecv: the one implementation of every send and receive ----
+#
+# ``Chan.send``/``recv``/``recv_ok``/iteration call them with block=True,
+# select's first pass with block=False.  A send's lock-held core is
+# ``send_poll`` (timers send under their own lock); select's second pass only
+# asks ``recv_ready``/``send_ready`` with every lock held and, if a case
+# became ready, goes back to its first pass.
+
+def chansend(c, v, block=True):
+    """Go's chansend: send ``v`` on ``c``.  Any thread; a scheduler greenlet
+    only with ``block=False``.
+
+    Returns None once sent (so that ``Chan.send`` can be this function),
+    False when ``block`` is False and the send would block.  Raises ClosedChannelError("send on closed channel") if ``c`` is
+    closed, also when it gets closed while this sender waits.
+    """
+    if not block and not c._closed and (
+            not c._recvq if c._cap == 0 else len(c._buf) == c._cap):
+        # Go's fast path for a failed non-blocking send, without the lock: two
+        # racy reads, each of one field (atomic).  Closed is never unset, so
+        # "not closed" at the first read and "full" (no receiver waiting, for
+        # an unbuffered channel) at the second mean the channel was both at
+        # the second read: the send would have blocked then.
+        return False
+    lock = c._lock
+    lock.acquire()
+    r = send_poll(c, v)
+    if r is None:
+        if not block:
+            lock.release()
+            return False
+        sg = _park_on(c._sendq, lock, _CHAN_SEND, c, v)
+        if not sg.ok:
+            raise ClosedChannelError("send on closed channel")
+        return None
+    lock.release()
+    if r is CLOSED:
+        raise ClosedChannelError("send on closed channel")
+    if r is not True:
+        r.wake()
+    gr = _getcurrent()
+    if type(gr) is not _Worker:
+        _note_plain(gr)
+    return None
+
+
+def chanrecv(c, block=True):
+    """Go's chanrecv: receive from ``c``.  Any thread; a scheduler greenlet
+    only with ``block=False``.
+
+    Returns ``(value, ok)`` (``ok`` False only for the None of a closed and
+    drained channel), or None when ``block`` is False and it would block.
+    """
+    if not block and (not c._sendq if c._cap == 0 else not c._buf) and not c._closed:
+        # Go's fast path for a failed non-blocking receive, without the lock:
+        # "empty" (no value buffered; no sender waiting, for an unbuffered
+        # channel) at the first racy read and "not closed" at the second mean
+        # it was empty and open at the first (closed is never unset), so the
+        # receive would have blocked then.  (A closed channel is rechecked
+        # under the lock: it may have been filled and closed in between.)
+        return None
+    lock = c._lock
+    lock.acquire()
+    q = c._sendq
+    sg = None
+    if q:                                # dequeue(q), its first step written out (hot path)
+        sg = q.popleft()
+        if sg.isselect and not claim(sg):
+            sg = dequeue(q)
+    buf = c._buf
+    if sg is not None:                   # Go's recv(): a waiting sender
+        if buf:                          # (full buffer: take its head, its value to the tail)
+            v = buf.popleft()
+            buf.append(sg.elem)
+        else:
+            v = sg.elem
+        lock.release()
+        sg.wake()
+        ok = True
+    elif buf:
+        v = buf.popleft()
+        lock.release()
+        ok = True
+    elif c._closed:
+        lock.release()
+        v = None
+        ok = False
+    elif not block:
+        lock.release()
+        return None
+    else:
+        sg = _park_on(c._recvq, lock, _CHAN_RECEIVE, c)
+        return sg.elem, sg.ok
+    gr = _getcurrent()
+    if type(gr) is not _Worker:
+        _note_plain(gr)
+    return v, ok
+
+
+def send_poll(c, v):
+    """The lock-held core of a send: try to send ``v`` on ``c`` without
+    blocking.  Requires ``c._lock`` held; leaves it held.
+
+    Returns None (would block), ``CLOSED``, True (buffered) or the receiver's
+    Sudog, which the caller wakes after releasing every lock it holds.
+    """
+    if c._closed:
+        return CLOSED
+    q = c._recvq
+    if q:                                # dequeue(q), its first step written out (hot path)
+        sg = q.popleft()
+        if not sg.isselect or claim(sg) or (sg := dequeue(q)) is not None:
+            sg.elem = v
+            return sg
+    buf = c._buf
+    if len(buf) < c._cap:
+        buf.append(v)
+        return True
+    return None
+
+
+def recv_ready(c):
+    """Whether a receive on ``c`` would not block now (select's second pass).
+    Requires ``c._lock`` held.  A queued select Sudog that lost its claim
+    makes this a false positive, never a false negative: the caller's retry
+    (a ``chanrecv``) drops it."""
+    return bool(c._buf or c._sendq or c._closed)
+
+
+def send_ready(c):
+    """Whether a send on ``c`` would not block now (see ``recv_ready``)."""
+    return bool(c._closed or c._recvq or len(c._buf) < c._cap)
 
 
 class Chan(Generic[T]):
@@ -125,164 +270,31 @@ class Chan(Generic[T]):
         self._recvq: deque[Any] = deque()
         self._sendq: deque[Any] = deque()
 
-    # -- chansend ------------------------------------------------------------
+    # ``send`` and ``recv_ok`` are chansend and chanrecv themselves (block
+    # defaults to True): a wrapper would add a call to every channel op.
+    if TYPE_CHECKING:
+        def send(self, v: T) -> None:
+            """Send ``v``: block until a receiver takes it or it fits in the buffer."""
 
-    def send(self, v: T) -> None:
-        """Send ``v``: block until a receiver takes it or it fits in the buffer.
-
-        Raises ClosedChannelError("send on closed channel") if the channel is
-        closed, also when it gets closed while this sender waits.
-        """
-        gr = _getcurrent()
-        lock = self._lock
-        lock.acquire()
-        if self._closed:
-            lock.release()
-            raise ClosedChannelError("send on closed channel")
-        q = self._recvq
-        while q:
-            sg = q.popleft()
-            if sg.isselect and not claim(sg):
-                continue
-            sg.elem = v
-            lock.release()
-            g = sg.g                     # Sudog.wake, inlined (hot path)
-            if g is not None:
-                _goready(g)
-            else:
-                sg.sema.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return
-        buf = self._buf
-        if len(buf) < self._cap:
-            buf.append(v)
-            lock.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return
-        if type(gr) is _Worker:
-            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
-        else:
-            sg = _current_sudog()
-        sg.elem = v
-        sg.c = self
-        self._sendq.append(sg)
-        if sg.g is not None:
-            _gopark(lock, _CHAN_SEND)
-        else:
-            sg.block(lock, _CHAN_SEND)
-        if not sg.ok:
-            raise ClosedChannelError("send on closed channel")
-
-    # -- chanrecv ------------------------------------------------------------
+        def recv_ok(self) -> tuple[T | None, bool]:
+            """Receive ``(value, ok)``; ``ok`` is False only for the None after close."""
+    else:
+        send = chansend
+        recv_ok = chanrecv
 
     def recv(self) -> T | None:
         """Receive a value; block until one arrives.  None once closed and drained."""
-        gr = _getcurrent()
-        lock = self._lock
-        lock.acquire()
-        q = self._sendq
-        while q:
-            sg = q.popleft()
-            if sg.isselect and not claim(sg):
-                continue
-            buf = self._buf
-            if buf:
-                v = buf.popleft()
-                buf.append(sg.elem)
-            else:
-                v = sg.elem
-            lock.release()
-            g = sg.g                     # Sudog.wake, inlined (hot path)
-            if g is not None:
-                _goready(g)
-            else:
-                sg.sema.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v
-        buf = self._buf
-        if buf:
-            v = buf.popleft()
-            lock.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v
-        if self._closed:
-            lock.release()
-            return None
-        if type(gr) is _Worker:
-            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
-        else:
-            sg = _current_sudog()
-        sg.c = self
-        self._recvq.append(sg)
-        if sg.g is not None:
-            _gopark(lock, _CHAN_RECEIVE)
-        else:
-            sg.block(lock, _CHAN_RECEIVE)
-        return sg.elem
-
-    def recv_ok(self) -> tuple[T | None, bool]:
-        """Receive ``(value, ok)``; ``ok`` is False only for the None after close.
-
-        The body repeats ``recv``'s on purpose: sharing it would add a call and
-        a tuple to every plain ``recv`` (the channel hot path)."""
-        gr = _getcurrent()
-        lock = self._lock
-        lock.acquire()
-        q = self._sendq
-        while q:
-            sg = q.popleft()
-            if sg.isselect and not claim(sg):
-                continue
-            buf = self._buf
-            if buf:
-                v = buf.popleft()
-                buf.append(sg.elem)
-            else:
-                v = sg.elem
-            lock.release()
-            g = sg.g                     # Sudog.wake, inlined (hot path)
-            if g is not None:
-                _goready(g)
-            else:
-                sg.sema.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v, True
-        buf = self._buf
-        if buf:
-            v = buf.popleft()
-            lock.release()
-            if type(gr) is not _Worker:
-                _note_plain(gr)
-            return v, True
-        if self._closed:
-            lock.release()
-            return None, False
-        if type(gr) is _Worker:
-            sg = Sudog(gr.gp, None)          # Sudog.current, inlined (hot path)
-        else:
-            sg = _current_sudog()
-        sg.c = self
-        self._recvq.append(sg)
-        if sg.g is not None:
-            _gopark(lock, _CHAN_RECEIVE)
-        else:
-            sg.block(lock, _CHAN_RECEIVE)
-        return sg.elem, sg.ok
+        return chanrecv(self, True)[0]  # type: ignore[index]   # block=True: never None
 
     def __iter__(self) -> "Chan[T]":
         return self
 
     def __next__(self) -> T:
         """Iteration receives until the channel is closed and drained."""
-        v, ok = self.recv_ok()
+        v, ok = chanrecv(self, True)  # type: ignore[misc]
         if not ok:
             raise StopIteration
-        return v  # type: ignore[return-value]   # ok: a sent value, not the None of close
+        return v  # type: ignore[no-any-return]   # ok: a sent value, not the None of close
 
     # -- closechan -----------------------------------------------------------
 
@@ -296,25 +308,17 @@ class Chan(Generic[T]):
             raise ClosedChannelError("close of closed channel")
         self._closed = True
         wake = []
-        for sg in self._recvq:
-            if sg.isselect and not claim(sg):
-                continue
-            sg.elem = None
-            sg.ok = False
-            wake.append(sg)
-        self._recvq.clear()
-        for sg in self._sendq:
-            if sg.isselect and not claim(sg):
-                continue
-            sg.elem = None
-            sg.ok = False
-            wake.append(sg)
-        self._sendq.clear()
+        for q in (self._recvq, self._sendq):
+            while (sg := dequeue(q)) is not None:
+                sg.elem = None
+                sg.ok = False
+                wake.append(sg)
         lock.release()
         if wake:
             _wake_all(wake)
-        if type(_getcurrent()) is not _Worker:
-            _note_plain()
+        gr = _getcurrent()
+        if type(gr) is not _Worker:
+            _note_plain(gr)
 
     # -- inspection ----------------------------------------------------------
 
@@ -334,78 +338,11 @@ class Chan(Generic[T]):
         return f"<gpm.Chan cap={self._cap} len={len(self._buf)}{state} at {id(self):#x}>"
 
 
-# -- helpers for select and timers (require the channel lock held) ----------
-
-def recv_poll(c):
-    """Try to receive from ``c`` without blocking.  Requires ``c._lock`` held.
-
-    Returns None (would block) or ``(value, ok, sg)`` where ``sg`` is a
-    sender to wake after releasing the lock (or None).
-    """
-    q = c._sendq
-    while q:
-        sg = q.popleft()
-        if sg.isselect and not claim(sg):
-            continue
-        buf = c._buf
-        if buf:
-            v = buf.popleft()
-            buf.append(sg.elem)
-        else:
-            v = sg.elem
-        return v, True, sg
-    buf = c._buf
-    if buf:
-        return buf.popleft(), True, None
-    if c._closed:
-        return None, False, None
-    return None
-
-
-def send_poll(c, v):
-    """Try to send ``v`` on ``c`` without blocking.  Requires ``c._lock`` held.
-
-    Returns None (would block), ``CLOSED``, True (buffered) or a receiver
-    Sudog to wake after releasing the lock.
-    """
-    if c._closed:
-        return CLOSED
-    q = c._recvq
-    while q:
-        sg = q.popleft()
-        if sg.isselect and not claim(sg):
-            continue
-        sg.elem = v
-        return sg
-    buf = c._buf
-    if len(buf) < c._cap:
-        buf.append(v)
-        return True
-    return None
-
-
-def send_nb(c: Chan[Any], v: Any) -> bool:
-    """Non-blocking send (Go's ``select { case c <- v: default: }``).  Any
-    thread, including a scheduler greenlet (timer callbacks).  Returns whether
-    the value was sent; raises ClosedChannelError on a closed channel."""
-    lock = c._lock
-    lock.acquire()
-    r = send_poll(c, v)
-    lock.release()
-    if r is None:
-        return False
-    if r is CLOSED:
-        raise ClosedChannelError("send on closed channel")
-    if r is not True:
-        r.wake()
-    return True
-
-
 # -- the nil channel -----------------------------------------------------------
 
 def block_forever(reason: str) -> NoReturn:
     """Park the caller for good (nil channel ops, ``select()``)."""
-    sg = _current_sudog()
+    sg = _current_waiter()
     lock = new_sema()
     lock.acquire()
     sg.block(lock, reason)

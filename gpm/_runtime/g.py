@@ -192,7 +192,7 @@ class G(Generic[T]):
             lock = self.sched.allglock
             lock.acquire()
             if not self._done and not self.discarded:
-                sg = _Sudog.current(self.sched)
+                sg = _Sudog.current()
                 if sg.g is self:
                     lock.release()
                     raise RuntimeError(f"goroutine {self.goid} cannot join itself")

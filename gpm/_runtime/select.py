@@ -1,31 +1,42 @@
 """select (Go's selectgo): ``select(*cases) -> (index, value)`` and ``default``.
 
 Public names: ``select`` (``gpm.select``), ``default`` (``gpm.default``).
+For tests: ``pollorder``.
 
 A case is ``ch.recv``, ``ch.recv_ok``, ``(ch.send, value)`` or ``default``.
 Cases on ``nilchan`` never fire; ``select()`` with no case blocks forever.
 
-Algorithm (Go's three passes, ANCHORS.md 1.11):
-  0. parse the cases; shuffle them into a random poll order (Fisher-Yates
-     on the caller's P's seeded rng; ``random`` on a plain thread), so a
-     choice among several ready cases is uniform;
-  1. in poll order, try each case alone under its own channel's lock (a
-     non-blocking op).  The first that can proceed wins.  None: return the
-     ``default`` case if there is one;
+Algorithm (Go's passes, ANCHORS.md 1.11):
+  0. check every case (a malformed one raises TypeError before anything is
+     tried); draw a uniformly random poll order over all cases (``pollorder``:
+     one draw from the caller's P's seeded rng, ``random`` on a plain
+     thread), so a choice among several ready cases is uniform;
+  1. in poll order, try each case alone: a non-blocking ``chanrecv`` /
+     ``chansend`` (chan.py: the same code as every receive and send).  The
+     first that proceeds wins.  None: return the ``default`` case if any;
   2. lock every distinct channel once, in ascending ``id()`` (the global lock
-     order: two selects over the same channels can never deadlock), poll
-     again in poll order (state may have changed since pass 1), and if still
-     nothing, enqueue one select Sudog per case (all sharing the caller's G
-     or thread semaphore and one claim ``[lock, winner]``), then park,
-     releasing all the channel locks only after the G is marked waiting;
+     order: two selects over the same channels can never deadlock) and ask
+     each case ``recv_ready``/``send_ready``.  One is ready (state changed
+     since pass 1, or a stale Sudog: a false positive, which the next pass 1
+     drops): unlock all and go back to pass 1.  None: enqueue one select
+     Sudog per case (all sharing the caller's G or thread semaphore and one
+     claim ``[sema, winner]``), then park, releasing the channel locks only
+     after the caller is marked waiting;
   3. after the wake, the winner is ``sel[1]`` (set by the waker that won the
-     claim, see chan.py); take each other channel's lock in turn and remove
-     the remaining Sudogs (a waker that lost the claim already dropped its).
+     claim, see chan.py ``dequeue``); take each other channel's lock in turn
+     and remove the remaining Sudogs (a waker that lost the claim already
+     dropped its).
+  The loop 1-2 ends: each round either returns, parks, or saw a change that
+  another party made (or dropped stale Sudogs) since the previous pass 1.
 
 Exactly-one-winner: every waker dequeues under a channel lock and must win
-``claim(sg)`` (test-and-set of the claim lock) before touching the Sudog;
-the select never wakes twice, and a send case is never performed unless it
-was claimed.  Nothing is woken with a lock held.
+``claim(sg)`` (test-and-set of the claim semaphore) before touching the
+Sudog; the select never wakes twice, and a send case is never performed
+unless it was claimed.  Nothing is woken with a lock held.
+
+State: none shared.  ``sel`` (the claim) is written by the winning waker
+under the claim, read by the selecting party after its wake; the Sudogs
+follow sudog.py's rules; the poll-order tables are read-only.
 """
 
 import itertools
@@ -35,11 +46,11 @@ from typing import Any
 
 from greenlet import getcurrent
 
-from .chan import Chan, _NilChan, recv_poll, send_poll, CLOSED, block_forever, _note_plain
-from .errors import ClosedChannelError
+from .chan import Chan, _NilChan, chanrecv, chansend, recv_ready, send_ready, block_forever
+from .errors import ClosedChannelError, throw
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_sema
-from .sudog import Sudog
+from .sudog import Sudog, current_waiter, note_plain
 from .clock import current_sched as _current_sched
 
 __all__ = ["select", "default"]
@@ -58,10 +69,6 @@ class _Default:
 default = _Default()
 
 _RECV, _RECV_OK, _SEND = 0, 1, 2
-_KINDS = {
-    Chan.recv: _RECV, Chan.recv_ok: _RECV_OK, Chan.send: _SEND,
-    _NilChan.recv: _RECV, _NilChan.recv_ok: _RECV_OK, _NilChan.send: _SEND,
-}
 
 
 class _MultiUnlock:
@@ -84,48 +91,55 @@ def _bad_case(i, case):
 
 
 _recv_f, _recv_ok_f, _send_f = Chan.recv, Chan.recv_ok, Chan.send
-_nrecv_f, _nrecv_ok_f, _nsend_f = _NilChan.recv, _NilChan.recv_ok, _NilChan.send
+_RECV_FS = frozenset({Chan.recv, Chan.recv_ok, _NilChan.recv, _NilChan.recv_ok})
+_SEND_FS = frozenset({Chan.send, _NilChan.send})
+_FUNC, _NONE = itertools.repeat("__func__"), itertools.repeat(None)   # getattr's 2nd and 3rd args
 
 
-def _parse(cases):
-    """-> (list of (kind, chan, value, index), default index or -1).
+def _check(cases):
+    """Validate every case; -> the index of the ``default`` case or -1.
 
-    Every case is validated, even when an earlier one will fire (Go rejects
-    a malformed select at compile time).  Written flat: this runs on every
-    select, and each call or dict lookup here costs as much as a poll.
+    Every case is checked before any is tried, even when an earlier one will
+    fire (Go rejects a malformed select at compile time).  Written flat, with
+    set membership instead of calls: it runs on every select.
     """
-    scases = []
     dflt = -1
-    i = -1
+    i = 0
     for case in cases:
-        i += 1
         if type(case) is _MethodType:
-            f = case.__func__
-            if f is _recv_f:
-                scases.append((_RECV, case.__self__, None, i))
-                continue
-            if f is _recv_ok_f:
-                scases.append((_RECV_OK, case.__self__, None, i))
-                continue
-            if f is _nrecv_f or f is _nrecv_ok_f:
-                continue                    # nil channel cases never fire
-            raise _bad_case(i, case)
-        if type(case) is tuple and len(case) == 2:
-            f, v = case
-            if type(f) is _MethodType:
-                if f.__func__ is _send_f:
-                    scases.append((_SEND, f.__self__, v, i))
-                    continue
-                if f.__func__ is _nsend_f:
-                    continue
-            raise _bad_case(i, case)
-        if case is default:
+            if case.__func__ not in _RECV_FS:
+                raise _bad_case(i, case)
+        elif type(case) is tuple:
+            if (len(case) != 2 or type(case[0]) is not _MethodType
+                    or case[0].__func__ not in _SEND_FS):
+                raise _bad_case(i, case)
+        elif case is default:
             if dflt >= 0:
                 raise TypeError("gpm.select: more than one default case")
             dflt = i
-            continue
-        raise _bad_case(i, case)
-    return scases, dflt
+        else:
+            raise _bad_case(i, case)
+        i += 1
+    return dflt
+
+
+def _scases(cases, order):
+    """The cases that can fire, in poll ``order``: (kind, chan, value, index).
+    Nil-channel cases and ``default`` are left out (cases already checked)."""
+    out = []
+    for j in order:
+        case = cases[j]
+        if type(case) is _MethodType:
+            f = case.__func__
+            if f is _recv_f:
+                out.append((_RECV, case.__self__, None, j))
+            elif f is _recv_ok_f:
+                out.append((_RECV_OK, case.__self__, None, j))
+        elif type(case) is tuple:
+            f, v = case
+            if f.__func__ is _send_f:
+                out.append((_SEND, f.__self__, v, j))
+    return out
 
 
 def _result(kind, i, v, ok):
@@ -136,28 +150,27 @@ def _result(kind, i, v, ok):
     return i, None
 
 
-def _poll_locked(sc):
-    """Try case ``sc`` with its channel locked.  -> None, CLOSED or (result, sg_to_wake)."""
-    kind, c, v, i = sc
-    if kind == _SEND:
-        r = send_poll(c, v)
-        if r is None:
-            return None
-        if r is CLOSED:
-            return CLOSED
-        return (i, None), (None if r is True else r)
-    r = recv_poll(c)
-    if r is None:
-        return None
-    val, ok, sg = r
-    return _result(kind, i, val, ok), sg
-
-
 # Poll orders: every permutation of range(n) for small n, so one random
 # number picks a uniformly random order (same distribution as Go's
 # Fisher-Yates pollorder, at one rng call instead of n - 1).
 _PERMS: list[Any] = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
 _IDENTITY = [tuple(range(n)) for n in range(6)]
+
+
+def pollorder(n, rng):
+    """A uniformly random permutation of range(n) drawn from ``rng.random()``
+    (Go's pollorder): one draw for n < 6 (a table of all permutations), else
+    Fisher-Yates with n - 1 draws."""
+    if n < len(_PERMS):
+        if n < 2:
+            return _IDENTITY[n]
+        perms = _PERMS[n]
+        return perms[int(rng.random() * len(perms))]
+    order = list(range(n))
+    for k in range(n - 1, 0, -1):
+        j = int(rng.random() * (k + 1))
+        order[k], order[j] = order[j], order[k]
+    return order
 
 
 def select(*cases: Any) -> tuple[int, Any]:
@@ -168,87 +181,78 @@ def select(*cases: Any) -> tuple[int, Any]:
     cases one is chosen uniformly at random.  A send case on a closed channel
     that is chosen raises ClosedChannelError.
     """
-    scases, dflt = _parse(cases)
-    n = len(scases)
-    gr = getcurrent()
+    # Validation: all receive cases (the common select) are checked in C
+    # (a getattr per case, a set test); anything else by _check.
+    if _RECV_FS.issuperset(map(getattr, cases, _FUNC, _NONE)):
+        dflt = -1
+    else:
+        dflt = _check(cases)
+    n = len(cases)
     if n == 0:
-        if dflt >= 0:
-            return dflt, None
-        block_forever(WaitReason.SELECT_NO_CASES if not cases else WaitReason.SELECT)
-    order = _IDENTITY[n] if n < len(_IDENTITY) else range(n)
-    if n > 1:
+        block_forever(WaitReason.SELECT_NO_CASES)
+    gr = getcurrent()
+    if n == 1:
+        order: Any = _IDENTITY[1]
+    else:
         pp = getattr(gr, "pp", None)
         if pp is not None:
             rng = pp.rng
         else:
             s = _current_sched()
             rng = s.rng if s is not None and s.seed is not None else _random
-        if n < len(_PERMS):
+        if n < len(_PERMS):               # pollorder, inlined for the common sizes
             perms = _PERMS[n]
             order = perms[int(rng.random() * len(perms))]
         else:
-            for k in range(n - 1, 0, -1):          # Fisher-Yates (Go's pollorder)
-                j = int(rng.random() * (k + 1))
-                scases[k], scases[j] = scases[j], scases[k]
+            order = pollorder(n, rng)
 
-    # Pass 1: each case alone, under its own lock, in poll order.
-    for j in order:
-        kind, c, v, i = scases[j]
-        lock = c._lock
-        lock.acquire()
-        if kind == _SEND:
-            r = send_poll(c, v)
-            lock.release()
-            if r is None:
-                continue
-            if r is CLOSED:
-                raise ClosedChannelError("send on closed channel")
-            if r is not True:
-                r.wake()
+    scases = None
+    while True:
+        # Pass 1: each case alone, in poll order, as a non-blocking chanrecv /
+        # chansend (default and nil-channel cases are skipped: a uniformly
+        # random order of all cases orders the ready ones uniformly too).
+        for j in order:
+            case = cases[j]
+            if type(case) is _MethodType:
+                f = case.__func__
+                if f is _recv_f:
+                    r = chanrecv(case.__self__, False)
+                    if r is not None:
+                        return j, r[0]
+                elif f is _recv_ok_f:
+                    r = chanrecv(case.__self__, False)
+                    if r is not None:
+                        return j, r
+            elif type(case) is tuple:
+                f, v = case
+                if f.__func__ is _send_f and chansend(f.__self__, v, False) is None:
+                    return j, None
+        if dflt >= 0:
             if type(gr) is not WorkerGreenlet:
-                _note_plain(gr)
-            return i, None
-        # recv_poll inlined for the common buffered case (hot path)
-        buf = c._buf
-        if buf and not c._sendq:
-            val = buf.popleft()
-            lock.release()
-            if type(gr) is not WorkerGreenlet:
-                _note_plain(gr)
-            if kind == _RECV:
-                return i, val
-            return i, (val, True)
-        r = recv_poll(c)
-        lock.release()
-        if r is None:
-            continue
-        val, ok, sg = r
-        if sg is not None:
-            sg.wake()
-        if type(gr) is not WorkerGreenlet:
-            _note_plain(gr)
-        if kind == _RECV:
-            return i, val
-        return i, (val, ok)
-    if dflt >= 0:
-        if type(gr) is not WorkerGreenlet:
-            _note_plain(gr)
-        return dflt, None
+                note_plain(gr)
+            return dflt, None
 
-    # Pass 2: all locks in ascending id order, poll again, then enqueue and park.
-    scases = [scases[j] for j in order]
-    chans = {id(sc[1]): sc[1] for sc in scases}
-    locks = [chans[k]._lock for k in sorted(chans)]
-    for lk in locks:
-        lk.acquire()
-    for sc in scases:
-        r = _poll_locked(sc)
-        if r is not None:
-            for lk in locks:
-                lk.release()
-            return _finish(r, gr)
+        # Pass 2: every distinct channel's lock in ascending id order; if a
+        # case became ready since pass 1, unlock and run pass 1 again, else
+        # enqueue and park (the locks are released once the caller is parked).
+        if scases is None:
+            scases = _scases(cases, order)
+            if not scases:                # only nil-channel cases
+                block_forever(WaitReason.SELECT)
+            chans = {id(sc[1]): sc[1] for sc in scases}
+            locks = [chans[k]._lock for k in sorted(chans)]
+        for lk in locks:
+            lk.acquire()
+        for kind, c, _v, _i in scases:
+            if recv_ready(c) if kind != _SEND else send_ready(c):
+                break
+        else:
+            break                         # nothing ready: enqueue with the locks held
+        for lk in locks:
+            lk.release()
+
     sel: list[Any] = [new_sema(), None]
-    sg0 = Sudog.current()
+    sg0 = current_waiter(gr)
     sgs: list[Any] = []
     for kind, c, v, i in scases:
         sg = sg0 if not sgs else Sudog(sg0.g, sg0.sema)
@@ -280,22 +284,9 @@ def select(*cases: Any) -> tuple[int, Any]:
             pass           # a waker dequeued it and lost the claim
         lk.release()
     if winner is None:
-        from .errors import throw
         throw("select: woken without a winning case")
     if wkind == _SEND:
         if not winner.ok:
             raise ClosedChannelError("send on closed channel")
         return winner.idx, None
     return _result(wkind, winner.idx, winner.elem, winner.ok)
-
-
-def _finish(r, gr):
-    """Complete a case found ready in pass 1 or 2 (locks already released)."""
-    if r is CLOSED:
-        raise ClosedChannelError("send on closed channel")
-    res, sg = r
-    if sg is not None:
-        sg.wake()
-    if type(gr) is not WorkerGreenlet:
-        _note_plain(gr)
-    return res

@@ -18,8 +18,17 @@ Protocol (sudog.py): the owner of a WaitQ guards it with one lock L.
     it returns the Sudog, whose ``elem``/``ok`` the waker filled in;
   * waker: with L held, ``dequeue()`` (or ``drain()``), fill in the Sudog,
     release L, then ``sg.wake()`` (never wake with a lock held).
-Each WaitQ/Sema/NotifyList lock is a leaf: nothing else is acquired under
-it except the chain "a sync object's lock > nothing"; wakes come after.
+Invariants (each guarded by the object's own ``lock``; a WaitQ by its owner's):
+  * Sema: ``waiters`` non-empty implies ``count == 0`` (a release with
+    waiters hands its token to the oldest instead of counting it; an
+    acquirer takes a free token only when nobody waits), so no newcomer ever
+    overtakes a waiter;
+  * NotifyList: ``notify_ticket <= wait_ticket``; every waiter's ticket is in
+    ``[notify_ticket, wait_ticket)``; a ticket below ``notify_ticket`` was
+    notified (or skipped as withdrawn) exactly once.
+Locks: a Sema/NotifyList lock is taken alone or under a gpm.sync object's
+lock; under it only Sched.lock and a P's timer lock (a plain thread's first
+wait, a timed wait) are ever acquired (locks.py); wakes come after release.
 
 Works the same for goroutines (gopark/goready) and plain threads (an OS
 lock used as a binary semaphore): sudog.py is the one wake protocol.
@@ -30,11 +39,9 @@ from collections import deque
 from .g import WaitReason
 from .locks import new_lock
 from .clock import nanotime
-from .sudog import Sudog, wake_all
+from .sudog import current_waiter as _current_sudog, wake_all
 
 __all__ = ["new_lock", "nanotime", "WaitReason", "WaitQ", "Sema", "NotifyList", "wake_all"]
-
-_current_sudog = Sudog.current
 
 
 class WaitQ:

@@ -4,7 +4,19 @@ A Sudog stands for one blocked party in one wait queue (a channel's recvq, a
 semaphore's queue, a goroutine's joiners).  It wraps either a G (parked with
 ``gopark``, woken with ``goready``) or a plain thread (blocked on a private
 lock used as a binary semaphore, woken by releasing it).  Channels, select,
-sema and join are written once against ``block``/``wake``.
+sema and join are written once against these helpers:
+
+  current_waiter(gr=None)  a Sudog for the caller (the only place that asks
+                           "goroutine, plain thread or scheduler greenlet?"
+                           before blocking)
+  sg.block(L, reason, timeout=None, cancel=None)   release L and park
+  park_on(q, L, reason, c, elem)   enqueue the caller's Sudog on q and park
+                           (every untimed wait of chan and sema)
+  sg.wake()                wake one (the only wake of one Sudog)
+  wake_all(sgs)            wake many: goroutines in one batch per home P
+  note_plain(gr=None)      record a plain thread for checkdead (cached per
+                           thread in ``_tls`` by a *weak* reference to the
+                           runtime, so a thread never keeps one alive)
 
 Protocol, for a structure guarded by lock L:
   1. waiter: with L held, enqueue sg, then ``sg.block(L, reason, timeout, cancel)``,
@@ -17,47 +29,48 @@ Protocol, for a structure guarded by lock L:
   Exactly one of "a waker dequeues sg" and "cancel removes sg" happens, under L,
   so a waiter is woken exactly once.
 
-Fields other than ``g``/``sema`` belong to whoever holds the structure's lock
-(or, after dequeue, to the waker until ``wake``, then to the waiter).
+Fields: ``g``, ``sema`` and (once queued) ``idx`` never change.  The others
+belong to whoever holds the structure's lock while sg is queued, to the
+waker between dequeue and ``wake``, then to the waiter (the wake is the
+hand-over: a goready's run-queue lock, or the semaphore release).
+``timedout`` is written by the timeout callback before it readies ``g``.
+``_tls`` is per thread: each thread touches only its own slot.
 """
+
+import threading
+import weakref
 
 from greenlet import getcurrent
 
 from .g import WorkerGreenlet
 from .locks import new_sema, os_timeout
 from . import sched as _sched
-from .clock import nanotime as _nanotime
+from .clock import current_sched as _current_sched, nanotime as _nanotime
 from .timers import RTimer, addtimer, deltimer
 
-__all__ = ["Sudog", "wake_all"]
+__all__ = ["Sudog", "wake_all", "note_plain", "current_waiter", "park_on"]
 
 
 class Sudog:
+    """One blocked party in one wait queue; see the module docstring for who owns which field."""
+
     __slots__ = ("g", "sema", "elem", "ok", "c", "isselect", "sel", "idx", "timedout")
 
     def __init__(self, g, sema):
-        self.g = g                # the parked G, or None for a plain thread
-        self.sema = sema          # the thread's binary semaphore (held until woken)
-        self.elem = None          # value handed over
-        self.ok = True            # False: woken by close
-        self.c = None             # the channel (or other queue owner) this waits on
-        self.isselect = False
-        self.sel = None           # shared select state (claim), see select.py
-        self.idx = -1             # select case index
-        self.timedout = False
+        self.g = g                # the parked G, or None for a plain thread (immutable)
+        self.sema = sema          # the thread's binary semaphore, held until woken (immutable)
+        self.elem = None          # value handed over (queue owner's lock, then the waiter)
+        self.ok = True            # False: woken by close (same)
+        self.c = None             # the channel (or other queue owner) this waits on (same)
+        self.isselect = False     # a select's Sudog: a waker must win claim() first (same)
+        self.sel = None           # shared select state [claim sema, winner], see select.py
+        self.idx = -1             # select case index (immutable once queued)
+        self.timedout = False     # set by _timeout_fire before it readies g
 
     @staticmethod
-    def current(sched=None):
-        """A Sudog for the calling goroutine or plain thread."""
-        gr = getcurrent()
-        if type(gr) is WorkerGreenlet:
-            return Sudog(gr.gp, None)
-        if getattr(gr, "pp", None) is not None:
-            raise RuntimeError("gpm: blocking operation on a scheduler greenlet (runtime bug)")
-        _sched.note_foreign_thread()
-        sema = new_sema()
-        sema.acquire()
-        return Sudog(None, sema)
+    def current():
+        """A Sudog for the calling goroutine or plain thread (``current_waiter``)."""
+        return current_waiter()
 
     def block(self, lock, reason, timeout=None, cancel=None) -> bool:
         """Release ``lock`` (held by the caller) and park until woken.
@@ -94,6 +107,83 @@ class Sudog:
             _sched.goready(self.g)
         else:
             self.sema.release()
+
+
+def current_waiter(gr=None):
+    """A fresh Sudog for the caller: its G, or a plain thread with a held
+    private semaphore (the thread is recorded with ``note_plain``).  ``gr``:
+    the caller's ``getcurrent()`` if it already has it.  Raises RuntimeError
+    on a scheduler greenlet (a timer callback must not block).
+    """
+    if gr is None:
+        gr = getcurrent()
+    if type(gr) is WorkerGreenlet:
+        return Sudog(gr.gp, None)
+    if getattr(gr, "pp", None) is not None:
+        raise RuntimeError("gpm: blocking operation on a scheduler greenlet (runtime bug)")
+    note_plain(gr)
+    sema = new_sema()
+    sema.acquire()
+    return Sudog(None, sema)
+
+
+def park_on(q, lock, reason, c=None, elem=None, lifo=False):
+    """Enqueue a Sudog for the caller on ``q`` and park until woken; return it.
+
+    Go's acquireSudog + enqueue + gopark, for every queue of chan, sema and
+    NotifyList.  Requires ``lock`` (the one guarding ``q``) held; returns with
+    it released, after the wake, so the waker's ``elem``/``ok`` are visible.
+    ``c`` is the queue's owner (a channel), ``elem`` the waiter's payload,
+    ``lifo`` puts it at the front.  The goroutine case is ``current_waiter``
+    and ``Sudog.block`` written out (one call less on every blocking channel op).
+    """
+    gr = getcurrent()
+    if type(gr) is WorkerGreenlet:
+        sg = Sudog(gr.gp, None)
+        sg.c = c
+        sg.elem = elem
+        if lifo:
+            q.appendleft(sg)
+        else:
+            q.append(sg)
+        _sched.gopark(lock, reason)
+        return sg
+    sg = current_waiter(gr)
+    sg.c = c
+    sg.elem = elem
+    if lifo:
+        q.appendleft(sg)
+    else:
+        q.append(sg)
+    sg.block(lock, reason)
+    return sg
+
+
+# Per plain thread: a weak reference to the runtime it was last recorded with
+# (a strong one kept every runtime alive from every thread that ever used a
+# channel, issue 12).  Each thread reads and writes only its own slot.
+_tls = threading.local()
+
+
+def note_plain(gr=None):
+    """Record the calling plain thread for checkdead (API.md: a live plain thread
+    that used a channel or sync object may still wake a goroutine).  No-op on a
+    goroutine or a scheduler greenlet.  Any thread.
+
+    The one plain-thread check of chan, select and sema.  Hot callers guard it
+    with ``type(gr) is not WorkerGreenlet`` so goroutines never pay the call.
+    Remembered per thread and runtime: a thread's later ops cost one
+    thread-local read and one weakref call instead of the registry lookup.
+    """
+    if getattr(gr if gr is not None else getcurrent(), "pp", None) is not None:
+        return
+    sched = _current_sched()
+    if sched is None:
+        return
+    ref = getattr(_tls, "sched", None)
+    if ref is None or ref() is not sched:
+        _sched.note_foreign_thread()
+        _tls.sched = weakref.ref(sched)
 
 
 def wake_all(sgs):
