@@ -25,7 +25,7 @@ if os.environ.get("MUTANT_UNDER_TEST"):          # make mutants: mutmut's trampo
     except ImportError:
         pass
 
-from gpm._runtime import sched as _sched  # noqa: E402  (after GPM_DEBUG: locks.py reads it at import)
+from tests.support import rsched as _sched  # noqa: E402  (after GPM_DEBUG: locks.py reads it at import)
 
 
 def _gpm_threads():

@@ -9,6 +9,7 @@ import pytest
 from gpm._runtime.p import RunQueue, P
 from gpm._runtime import timers as rtimers
 from gpm._runtime.clock import current_sched, getg, nanotime
+from gpm._runtime import clock as rclock
 from gpm._runtime.sched import Sched
 from gpm._runtime import sched as rsched
 from gpm._runtime.g import G, Gstatus, casgstatus, TRANSITIONS
@@ -36,7 +37,7 @@ def examples(n):
 __all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
            "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
            "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
-           "current_waiter", "note_plain", "wake_all", "rchan", "rselect"]
+           "current_waiter", "note_plain", "wake_all", "rchan", "rselect", "rclock", "nanotime"]
 
 
 class FakeG:
@@ -163,17 +164,15 @@ def trace_snapshot_default():
 
 __all__ += ["trace_mod", "trace_snapshot_default"]
 
-# make mutants (docs/HACKING.md): mutmut sets MUTANT_UNDER_TEST in its processes.
-# Property tests then run fewer examples (one mutant's tests must take seconds).
-MUTATION = "MUTANT_UNDER_TEST" in os.environ
+# sysmon, the api module and GPM_DEBUG parsing (sysmon, timer, trace tests).
+from gpm._runtime import sysmon as rsysmon  # noqa: E402
+from gpm._runtime.sysmon import Sysmon, sysmon_tick  # noqa: E402
+from gpm._runtime import api as rapi  # noqa: E402
+from gpm._runtime.debugflags import parse_debug  # noqa: E402
 
+__all__ += ["rsysmon", "Sysmon", "sysmon_tick", "rapi", "parse_debug"]
 
-def examples(n):
-    """Hypothesis ``max_examples``: ``n`` normally, a sixth of it under mutmut."""
-    return max(10, n // 6) if MUTATION else n
+# GC pacing during gpm.run (tests/runtime/test_gcpace.py).
+from gpm._runtime import gcpace  # noqa: E402
 
-
-__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
-           "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
-           "current_waiter", "note_plain", "wake_all", "rchan", "rselect"]
+__all__ += ["gcpace"]

@@ -6,26 +6,11 @@ ops (test/chan/nonblock.go).
 """
 
 import threading
-import time
 
 import pytest
 
 import gpm
-
-
-def wait_blocked(q, n=1, timeout=5.0):
-    """Wait (yielding) until channel queue ``q`` (``ch._recvq``/``ch._sendq``)
-    holds at least ``n`` waiters; fails as a deadlock after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while len(q) < n:
-        if time.monotonic() > deadline:
-            raise AssertionError("deadlock: waiters never blocked")
-        if gpm.current() is not None:
-            gpm.gosched()
-        else:
-            # A plain thread has nothing to yield to: poll the queue length
-            # (the condition itself, with a deadline), as pygolang's waitBlocked.
-            time.sleep(0.0005)
+from tests.support import wait_blocked
 
 
 def test_chan_cap_validation():

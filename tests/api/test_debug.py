@@ -4,22 +4,14 @@ import os
 import re
 import signal
 import threading
-import time
 
 import pytest
 
 import gpm
 import gpm.debug
+from tests.support import wait_until
 
 FOLDED_RE = re.compile(r"^(\S.*) (\d+)$")
-
-
-def _wait_for(cond, limit=5.0):
-    deadline = time.monotonic() + limit
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        gpm.sleep(0.002)
 
 
 def _profile_leaf():
@@ -45,7 +37,7 @@ def test_goroutine_profile_folded(tmp_path):
         sl = [gpm.go(sleeper) for _ in range(4)]
         for _ in range(2):
             gpm.go(_profile_joiner, sl[0])
-        _wait_for(lambda: len(started) == 4
+        wait_until(lambda: len(started) == 4
                   and all(gpm.dump_goroutines().count("goroutine join") >= 2 for _ in [0]))
         alive = gpm.num_goroutine()
         path = tmp_path / "g.folded"
@@ -121,9 +113,9 @@ def test_install_dump_signal_prints_dump_and_keeps_running():
     def main():
         for _ in range(2):
             gpm.go(_dump_target, started)
-        _wait_for(lambda: len(started) == 2)
+        wait_until(lambda: len(started) == 2)
         os.kill(os.getpid(), signal.SIGUSR1)       # handled on the main thread, inside gpm.run
-        _wait_for(sink.written.is_set)
+        wait_until(sink.written.is_set)
         return "still running"
 
     old = gpm.debug.install_dump_signal(signal.SIGUSR1, file=sink)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import gpm
-from tests.support import gpm_threads
+from tests.support import gpm_threads, wait_parked
 
 
 def test_run_returns_main_result(procs):
@@ -374,14 +374,6 @@ def test_gosched_lets_global_work_in():
     assert 0 <= yields_before_it_ran <= 3, yields_before_it_ran
 
 
-def _wait_parked(h, reason, limit=10.0):
-    """Plain thread: wait (bounded) until goroutine ``h`` is parked with ``reason``."""
-    deadline = time.monotonic() + limit
-    while getattr(h, "waitreason", None) != reason:
-        assert time.monotonic() < deadline, f"goroutine never parked on {reason!r}"
-        time.sleep(0.001)
-
-
 def test_no_false_deadlock_for_a_thread_before_its_first_gpm_call(procs):
     """Issue 10 bug 3: checkdead counted only threads that had gone through a gpm slow path,
     so main parked on a channel that a just-started thread was about to send on was a Deadlock.
@@ -391,7 +383,7 @@ def test_no_false_deadlock_for_a_thread_before_its_first_gpm_call(procs):
         me = gpm.current()
 
         def sender():
-            _wait_parked(me, "chan receive")     # its first gpm call comes after main parked
+            wait_parked(me, "chan receive")     # its first gpm call comes after main parked
             ch.send("late")
         th = threading.Thread(target=sender)
         th.start()
@@ -414,7 +406,7 @@ def test_no_false_deadlock_for_a_thread_holding_a_fast_path_mutex(procs):
         def holder():
             mu.lock()                            # fast path: uncontended
             locked.set()
-            _wait_parked(me, "sync.Mutex.Lock")
+            wait_parked(me, "sync.Mutex.Lock")
             mu.unlock()
         th = threading.Thread(target=holder)
         th.start()

@@ -13,7 +13,7 @@ import pytest
 import gpm
 from gpm import sync
 
-from .test_chan import wait_blocked
+from tests.support import wait_blocked
 
 
 def test_default_when_nothing_ready():

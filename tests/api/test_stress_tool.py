@@ -7,16 +7,7 @@ import sys
 
 import pytest
 
-import gpm
 from gpm import stress
-
-
-def _chan_available():
-    try:
-        gpm.Chan()
-    except NotImplementedError:
-        return False
-    return True
 
 
 def _check(res, n, procs):
@@ -48,8 +39,6 @@ def test_run_stress_exactly_once(work, spawn):
 
 
 def test_run_stress_pingpong():
-    if not _chan_available():
-        pytest.skip("gpm.Chan not implemented in this build")
     res = stress.run_stress(2, 40, "pingpong", "all", rounds=20)
     _check(res, 40, 2)
 

@@ -5,15 +5,13 @@ import re
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 import gpm
 from tests import support
-from gpm._runtime import trace as _trace          # the sysmon hook and its text builder
-from gpm._runtime.debugflags import parse_debug
-from tests.support import current_sched
+from tests.support import current_sched, parse_debug, wait_until
+from tests.support import trace_mod as _trace     # the sysmon hook and its text builder
 
 SCHED_RE = re.compile(
     r"^SCHED (\d+)ms: gomaxprocs=(\d+) idleprocs=(\d+) threads=(\d+) spinningthreads=(\d+) "
@@ -27,15 +25,6 @@ def _gpm_thread_count():
 
 def _sleeper(d):
     gpm.sleep(d)
-
-
-def _wait_for(cond, limit=5.0):
-    """Poll ``cond`` from a goroutine, parking with gpm.sleep between tries (bounded)."""
-    deadline = time.monotonic() + limit
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        gpm.sleep(0.002)
 
 
 # -- SCHED lines ---------------------------------------------------------------
@@ -74,7 +63,7 @@ def test_schedtrace_line_matches_stats_procs2():
     def main():
         for i in range(6):
             gpm.go(parked, i)
-        _wait_for(lambda: len(started) == 6)
+        wait_until(lambda: len(started) == 6)
         sched = current_sched()
         for _ in range(200):
             a = gpm.stats()
@@ -106,7 +95,7 @@ def test_scheddetail_lines():
 
     def main():
         g = gpm.go(blocker)
-        _wait_for(lambda: "sleep" in _trace.schedtrace(current_sched(), detail=True).split(f"G{g.id}:")[1])
+        wait_until(lambda: "sleep" in _trace.schedtrace(current_sched(), detail=True).split(f"G{g.id}:")[1])
         return g.id, _trace.schedtrace(current_sched(), detail=True)
 
     gid, text = gpm.run(main, procs=2)
@@ -173,9 +162,6 @@ gpm.run(main, procs=2)
 
 def test_schedtrace_env_prints_from_sysmon():
     """End to end: GPM_DEBUG=schedtrace=50 makes sysmon print SCHED lines to stderr."""
-    from gpm._runtime import sysmon
-    if not hasattr(sysmon, "sysmon_tick"):
-        pytest.skip("sysmon (issue 4) has not landed: nothing calls schedtrace_tick yet")
     env = dict(os.environ, GPM_DEBUG="schedtrace=50,scheddetail=1")
     p = subprocess.run([sys.executable, "-c", _TRACE_PROG], env=env, capture_output=True,
                        text=True, timeout=30)
@@ -223,7 +209,7 @@ def test_dump_shows_parked_goroutines_with_stacks(monkeypatch, snapshot):
             dump = gpm.dump_goroutines()
             head = f"goroutine {g.id} ["
             return head in dump and "(not started)" not in dump.split(head)[1].split("\n\n")[0]
-        _wait_for(lambda: all(started(g) for g in sleepers + [j]))
+        wait_until(lambda: all(started(g) for g in sleepers + [j]))
         return [g.id for g in sleepers], j.id, gpm.dump_goroutines()
 
     def main1():

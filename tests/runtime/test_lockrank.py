@@ -111,7 +111,7 @@ def test_lockrank_off_gives_plain_locks():
     p = run_prog("""
 import _thread, os
 os.environ["GPM_DEBUG"] = ""
-from gpm._runtime import locks, clock
+from tests.support import rlocks as locks, rclock as clock
 print(type(locks.new_lock("sched")) is _thread.LockType, type(clock._rt_lock) is _thread.LockType)
 """, GPM_DEBUG="checks=1")
     assert p.returncode == 0, p.stderr

@@ -7,10 +7,8 @@ import time
 import pytest
 
 import gpm
-from gpm._runtime.g import G
-from gpm._runtime.sched import Sched
-from gpm._runtime.sysmon import Sysmon, sysmon_tick
 from tests import support
+from tests.support import G, Sched, Sysmon, sysmon_tick
 
 
 # Free-threaded builds (trace.SNAPSHOT) never read the stuck M's live frames: the warning

@@ -187,7 +187,7 @@ def test_sleep_timer_fired_by_another_m_at_once_wakes_the_sleeper(monkeypatch):
     import threading
 
     import gpm
-    from gpm._runtime import api
+    from tests.support import rapi as api
 
     real = api.modtimer
     steals = []
