@@ -68,7 +68,6 @@ RANKS = {name: i for i, name in enumerate((
     "rt",           # clock._rt_lock: the registered runtimes
     "syscallinit",  # syscall._init_lock: creating a runtime's pool
     "netpollinit",  # netpoll._init_lock: creating a runtime's Netpoll
-    "gw",           # gpm.monkey socket/select: lazy creation of an FdWaiter
     "context",      # gpm.context Context._mu
     "sync",         # gpm.sync objects' _mu (wait queues park under it)
     "net",          # gpm.net Conn/Listener _lock

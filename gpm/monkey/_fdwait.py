@@ -22,7 +22,6 @@ Lock order: Mutex (a gpm.sync leaf, held across a park, never a runtime lock) > 
 """
 
 import errno
-import weakref
 import select as _select_mod
 import time as _time_mod
 
@@ -30,11 +29,11 @@ from greenlet import getcurrent
 
 from .._runtime.g import WorkerGreenlet
 from .._runtime.locks import new_lock
-from .._runtime.netpoll import PollDesc, ClosedError, Timeout, wait_fd, _MODE_R, _MODE_W
+from .._runtime.netpoll import ClosedError, Timeout, pollopen, wait_fd, _MODE_R, _MODE_W
 from .._runtime.clock import nanotime
 from ..sync import Mutex
 
-__all__ = ["in_goroutine", "WorkerGreenlet", "FdWaiter", "thread_wait", "wait_fd_deadline",
+__all__ = ["in_goroutine", "WorkerGreenlet", "FdWaiter", "waiter_of", "thread_wait", "wait_fd_deadline",
            "MODE_R", "MODE_W", "nanotime", "ebadf", "new_lock"]
 
 MODE_R = _MODE_R
@@ -59,11 +58,15 @@ class FdWaiter:
 
     __slots__ = ("pd", "mu")
 
-    def __init__(self, fd, owner):
-        # owner: the patched object (it has fileno()); the netpoller's fd table uses the weak
-        # reference to recognise a PollDesc whose object was closed behind our back or collected
-        # without close (the fd number may then be reused by a new socket).
-        self.pd = PollDesc(fd, weakref.ref(owner))
+    def __init__(self, owner):
+        # owner: the patched object (its fileno() is the fd).  ``pollopen`` is gpm.net's own
+        # registration path (Conn, Listener): the PollDesc enters the fd table now, replacing a
+        # stale entry of the same fd number (its fd was closed behind its owner's back: its
+        # waiters get EBADF), and the table's weak reference to ``owner`` recognises a PollDesc
+        # whose object was closed or collected without close.
+        if owner.fileno() < 0:
+            raise ebadf()
+        self.pd = pollopen(owner)
         self.mu = (Mutex(), Mutex())
 
     def run(self, mode, deadline, fn, args, tmsg="timed out"):
@@ -105,6 +108,28 @@ class FdWaiter:
     def close(self):
         """Unregister from the netpoller and wake parked goroutines (they raise EBADF).  Any thread."""
         self.pd.close()
+
+
+_gw_mu = Mutex()      # serializes the lazy creation of FdWaiters (a goroutine lock: pollopen may
+#                       goready the waiters of a stale PollDesc it replaces, never under a runtime lock)
+
+
+def waiter_of(obj):
+    """``obj._gw``, the FdWaiter of a patched socket or epoll object, made on first use.
+
+    Goroutines only.  ``_gw`` is written once here (under ``_gw_mu``) and cleared by the object's
+    close/detach; an unlocked read sees None or the one FdWaiter.
+    """
+    w = obj._gw
+    if w is None:
+        _gw_mu.lock()
+        try:
+            w = obj._gw
+            if w is None:
+                w = obj._gw = FdWaiter(obj)
+        finally:
+            _gw_mu.unlock()
+    return w
 
 
 def thread_wait(fd, mode, deadline):

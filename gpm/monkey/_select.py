@@ -27,7 +27,7 @@ import selectors as _selectors
 from greenlet import getcurrent
 
 from .._runtime import netpoll_epoll as _netpoll_epoll    # noqa: F401 - imported before patching: it binds the original epoll
-from ._fdwait import WorkerGreenlet as _WG, FdWaiter, MODE_R, nanotime, wait_fd_deadline, new_lock
+from ._fdwait import WorkerGreenlet as _WG, waiter_of, MODE_R, nanotime, wait_fd_deadline
 from ._registry import patch_attr
 
 __all__ = ["select", "poll", "epoll", "patch"]
@@ -41,7 +41,6 @@ _EPOLLPRI = _sel.EPOLLPRI
 # poll bits that epoll understands with the same values on Linux
 _POLL_TO_EPOLL = (_sel.POLLIN | _sel.POLLPRI | _sel.POLLOUT | _sel.POLLRDNORM | _sel.POLLRDBAND
                   | _sel.POLLWRNORM | _sel.POLLWRBAND | getattr(_sel, "POLLRDHUP", 0))
-_pd_lock = new_lock("gw")     # serializes the lazy creation of an epoll object's FdWaiter
 
 
 def _deadline_seconds(timeout, msg):
@@ -183,7 +182,7 @@ class epoll:
     """select.epoll whose blocking ``poll`` parks inside goroutines (its fd on the netpoller).
 
     A wrapper (select.epoll cannot be subclassed) with the original's methods and attributes.
-    ``_gw`` (the FdWaiter) is made on the first goroutine wait under ``_pd_lock``.
+    ``_gw`` (the FdWaiter) is made on the first goroutine wait (``_fdwait.waiter_of``).
     """
 
     __slots__ = ("_ep", "_gw", "__weakref__")
@@ -242,13 +241,7 @@ class epoll:
             mu.unlock()
 
     def _waiter(self):
-        w = self._gw
-        if w is None:
-            with _pd_lock:
-                w = self._gw
-                if w is None:
-                    w = self._gw = FdWaiter(self._ep.fileno(), self)
-        return w
+        return self._gw or waiter_of(self)
 
     def close(self):
         w, self._gw = self._gw, None

@@ -24,7 +24,7 @@ addresses are resolved in the ``gpm.syscall`` pool inside goroutines (the C call
 them on the M).
 
 Thread safety: ``_gto`` is one reference written by ``settimeout`` (an atomic store); ``_gw``
-is created once under ``_gw_lock`` and cleared by close/detach.
+is created once by ``_fdwait.waiter_of`` and cleared by close/detach.
 """
 
 import errno
@@ -35,7 +35,7 @@ import _socket
 from greenlet import getcurrent
 
 from .._runtime.syscall import syscall
-from ._fdwait import FdWaiter, WorkerGreenlet as _WG, thread_wait, MODE_R, MODE_W, nanotime, ebadf, new_lock
+from ._fdwait import waiter_of, WorkerGreenlet as _WG, thread_wait, MODE_R, MODE_W, nanotime
 from ._registry import patch_attr
 
 __all__ = ["socket", "patch", "original_socket"]
@@ -72,7 +72,6 @@ _SOL_SOCKET = _sm.SOL_SOCKET
 _SO_ERROR = _sm.SO_ERROR
 _CONNECT_WAIT = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
 _NS_MAX = 2 ** 63 - 1
-_gw_lock = new_lock("gw")       # serializes the lazy creation of a socket's FdWaiter
 
 
 def _parse_timeout(sock, value):
@@ -179,16 +178,7 @@ class socket(original_socket):
     # -- waiting ---------------------------------------------------------------------------------
 
     def _waiter(self):
-        w = self._gw
-        if w is None:
-            with _gw_lock:
-                w = self._gw
-                if w is None:
-                    fd = _c_fileno(self)
-                    if fd == -1:
-                        raise ebadf()
-                    w = self._gw = FdWaiter(fd, self)
-        return w
+        return self._gw or waiter_of(self)
 
     def _block(self, mode, fn, args):
         """fn raised BlockingIOError on a blocking or timeout socket: wait and retry."""

@@ -289,6 +289,38 @@ def test_socket_collected_without_close_does_not_poison_its_fd_number():
     assert lines(out) == {"reuse": "(True, b'y')"}
 
 
+def test_fd_closed_behind_a_patched_sockets_back_and_reused():
+    # A patched socket that parked once (its PollDesc is in the netpoller's fd table) has its fd
+    # closed behind its back (os.close: a C library, a wrong fd); the kernel hands the number to
+    # a new socket, which must park on it.  The FdWaiter comes from netpoll.pollopen (gpm.net's
+    # one registration path), which replaces the stale entry; a PollDesc made directly found the
+    # old owner alive (its fileno() still says the number) and raised RuntimeError.
+    out = run_patched("""
+        import os, socket, gpm
+        def main():
+            a, b = socket.socketpair()
+            a.settimeout(0.01)
+            try:
+                a.recv(1)
+            except TimeoutError:
+                pass
+            fd = a.fileno()
+            os.close(fd)
+            c, d = socket.socketpair()
+            r = c if c.fileno() == fd else d
+            w = d if r is c else c
+            g = gpm.go(r.recv, 1)
+            gpm.gosched()
+            parked = r._gw is not None
+            w.send(b"y")
+            res = g.join()
+            a.detach()
+            return fd in (c.fileno(), d.fileno()), parked, res
+        print("reuse", gpm.run(main, procs=1))
+    """, patch="gpm.monkey.patch_socket()")
+    assert lines(out) == {"reuse": "(True, True, b'y')"}
+
+
 def test_findings_of_cpythons_test_socket_on_patched_sockets():
     # Each line is a test_socket case that failed on the first version of the patch (run on a
     # plain thread and inside a goroutine): MSG_DONTWAIT never waits, iterables of buffers
