@@ -35,6 +35,7 @@ Parking an idle M (stopm), step by step:
   5. leave pidle under Sched.lock (wakep may already have taken it off).
 """
 
+import _thread
 import collections
 import contextvars
 import logging
@@ -57,7 +58,7 @@ from .timers import check_timers, run_timers
 
 __all__ = [
     "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "start_runtime",
-    "stop_background", "note_foreign_thread",
+    "stop_background", "note_foreign_thread", "raw_thread_delta",
 ]
 
 log = logging.getLogger("gpm")
@@ -75,6 +76,21 @@ EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
 
 _INF = float("inf")
 _copy_context = contextvars.copy_context
+
+# Plain threads started through gpm.monkey's patched ``_thread.start_new_thread`` whose function
+# has not returned yet, counted from before the start: checkdead sees such a thread before it
+# runs, when it is in neither threading.enumerate() nor _thread._count().  Guarded by _raw_lock.
+_raw_lock = new_lock()
+_raw_threads = 0
+
+
+def raw_thread_delta(d):
+    """Count (+1, before the start) or uncount (-1, when its function returned or the start
+    failed) a thread of gpm.monkey's ``_thread.start_new_thread``.  Any thread."""
+    global _raw_threads
+    with _raw_lock:
+        _raw_threads += d
+
 
 # GPM_DEBUG=checks=1 of the running runtime: G status changes go through
 # casgstatus.  Set by start_runtime before any G exists; a module global so the
@@ -805,18 +821,45 @@ class Sched:
         """A goroutine is parked on an object any plain thread may release unannounced.
 
         gpm.monkey's patched locks give plain threads the original C fast path, so such a thread
-        never registers in ``foreign``.  Which threads could still release one cannot be known:
-        a thread just started with ``_thread.start_new_thread`` is in neither
-        ``threading.enumerate()`` nor ``_thread._count()`` until it first runs.  So while a
-        goroutine waits on one, checkdead answers "foreign" (re-check every 100 ms), never
-        "dead": a deadlock on patched locks alone hangs, as it would unpatched.  Requires no
-        lock held (takes allglock, a leaf).
+        never registers in ``foreign``.  Any live plain thread could release one, so while a
+        goroutine waits on one and any plain thread lives (``_plain_thread_alive``),
+        checkdead answers "foreign" (re-check every 100 ms).  With no plain thread left, a
+        deadlock of patched locks alone is "dead" (gpm.Deadlock).  Requires no lock held (takes
+        allglock, a leaf).
         """
         with self.allglock:
-            for gp in self.allgs.values():
-                if gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS:
-                    return True
-        return False
+            waiting = any(gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS
+                          for gp in self.allgs.values())
+        return waiting and self._plain_thread_alive()
+
+    def _plain_thread_alive(self):
+        """Some plain thread may still run: one that existed before the run included.
+
+        Counted: every thread in ``threading.enumerate()`` (started or starting) but this
+        runtime's own, other runtimes' (background_busy's answer) and the one blocked in
+        gpm.run; threads of gpm.monkey's ``_thread.start_new_thread`` from before their start
+        (``_raw_threads``); and raw threads started otherwise, which ``_thread._count()`` has
+        and enumerate() has not once they run.  Errs towards True (a thread just leaving
+        enumerate() is still in ``_count()``).  Requires no lock held.
+        """
+        if _raw_threads:
+            return True
+        mine = set(self.ms)
+        sm = self.sysmon
+        if sm is not None and sm.thread is not None:
+            mine.add(sm.thread)
+        pool = self.syscall_pool
+        if pool is not None:
+            mine.update(pool.threads())
+        main = threading.main_thread()
+        running = 0                           # enumerate()'s threads that _thread._count() has
+        for th in threading.enumerate():
+            if th.ident is not None and th is not main and not isinstance(th, threading._DummyThread):
+                running += 1
+            if th in mine or th.ident == self.owner_ident or th.name.startswith("gpm-"):
+                continue
+            return True
+        return _thread._count() > running
 
     # -- goroutine body ------------------------------------------------------
 

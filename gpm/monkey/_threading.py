@@ -49,6 +49,7 @@ from greenlet import getcurrent as _getcurrent
 from .._runtime.g import WaitReason, WorkerGreenlet as _Worker
 from .._runtime.glocal import local as _glocal
 from .._runtime.clock import nanotime as _nanotime
+from .._runtime.sched import raw_thread_delta as _raw_thread_delta
 from .._runtime.sudog import Sudog
 from . import _registry
 
@@ -334,10 +335,39 @@ def _make_join(orig_join: Callable[..., None]) -> Callable[..., None]:
     return join
 
 
+_orig_start_new_thread = _thread.start_new_thread
+
+
+def start_new_thread(function: Callable[..., object], args: tuple[Any, ...],
+                     kwargs: dict[str, Any] | None = None) -> int:
+    """_thread.start_new_thread, counted for checkdead from before the start until ``function``
+    returns (a thread that is started but not yet running is in neither threading.enumerate()
+    nor _thread._count(); a goroutine waiting on a patched lock it will release is no deadlock)."""
+    if not callable(function):
+        raise TypeError("first arg must be callable")
+    if not isinstance(args, tuple):
+        raise TypeError("2nd arg must be a tuple")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError("optional 3rd arg must be a dictionary")
+
+    def run() -> None:
+        try:
+            function(*args, **(kwargs or {}))
+        finally:
+            _raw_thread_delta(-1)
+    _raw_thread_delta(1)
+    try:
+        return _orig_start_new_thread(run, ())
+    except BaseException:
+        _raw_thread_delta(-1)
+        raise
+
+
 def patch() -> None:
     for name, obj in (("Lock", Lock), ("RLock", RLock), ("Condition", Condition),
                       ("Semaphore", Semaphore), ("BoundedSemaphore", BoundedSemaphore),
                       ("Event", Event), ("Barrier", Barrier)):
         _registry.patch_attr(_th, name, obj)
     _registry.patch_attr(_th, "local", _glocal)
+    _registry.patch_attr(_thread, "start_new_thread", start_new_thread, "_thread")
     _registry.patch_attr(_th.Thread, "join", _make_join(_th.Thread.join), "threading.Thread")

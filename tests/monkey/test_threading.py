@@ -366,3 +366,42 @@ def main():
 print(gpm.run(main, procs=1))
 """)
     assert out.strip() == "True"
+
+
+def test_deadlock_of_patched_locks_alone_raises_deadlock():
+    # No plain thread is left that could release anything: a lock-order inversion of two
+    # goroutines, a goroutine re-taking a Lock it holds, and a Condition.wait nobody notifies
+    # (it parks on a patched waiter Lock) are each reported as gpm.Deadlock instead of hanging.
+    out = run_script(PRELUDE + """
+def inversion():
+    a, b = threading.Lock(), threading.Lock()
+    ch1, ch2 = gpm.Chan(1), gpm.Chan(1)     # each holds its first lock before taking the other
+    def one():
+        with a:
+            ch1.send(1); ch2.recv()
+            with b:
+                pass
+    def two():
+        with b:
+            ch2.send(1); ch1.recv()
+            with a:
+                pass
+    g1, g2 = gpm.go(one), gpm.go(two)
+    g1.join(); g2.join()
+def twice():
+    lk = threading.Lock()
+    lk.acquire()
+    lk.acquire()
+def cond():
+    c = threading.Condition()
+    with c:
+        c.wait()
+for name, fn in (("inversion", inversion), ("twice", twice), ("cond", cond)):
+    for procs in (1, 2):
+        try:
+            gpm.run(fn, procs=procs)
+            print(name, procs, "returned")
+        except gpm.Deadlock:
+            print(name, procs, "Deadlock")
+""", timeout=40)
+    assert out.splitlines() == [f"{n} {p} Deadlock" for n in ("inversion", "twice", "cond") for p in (1, 2)]
