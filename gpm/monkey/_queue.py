@@ -25,6 +25,78 @@ _ns: dict[str, Any] = dict(vars(_q))
 _ns["threading"] = _threading
 Queue = _rebind(_q.Queue, _ns, "Queue", "queue")
 _ns["Queue"] = Queue
+
+# -- Queue.put/get: the original's no-wait path inlined ------------------------------------------
+#
+# The original put/get take ``with self.not_full``/``not_empty`` (Condition.__enter__ and
+# __exit__, Lock.acquire/release: four Python frames, against C locks unpatched), then call
+# ``_qsize``/``_put``/``_get`` and ``notify``.  The fast path does exactly what the original does
+# when it needs no wait: default timeout, the mutex free (a try of its C lock), room or an item
+# there, not shut down (3.13); ``notify`` only if the Condition has waiters (the original's
+# notify with none does nothing; ``_waiters`` only changes under the mutex, which we hold).
+# Anything else (a wait, a timeout to validate, a full or empty queue, a contended mutex) goes to
+# the original function, unchanged.  Only for classes that keep Queue's own _init/_qsize/_put/
+# _get (``_gpm_fast``, set per class): LifoQueue, PriorityQueue and user subclasses with their
+# own container hooks take the original path.
+
+_SHUTDOWN = hasattr(_q.Queue, "shutdown")          # 3.13+: put/get check is_shutdown first
+_orig_put = Queue.put
+_orig_get = Queue.get
+_HOOKS = ("_init", "_qsize", "_put", "_get")
+
+
+def _fast_put(self: Any, item: Any, block: bool = True, timeout: Any = None) -> None:
+    m = self.mutex
+    if timeout is None and self._gpm_fast and type(m) is Lock and m._l.acquire(False):
+        lk = m._l
+        try:
+            q = self.queue
+            if (self.maxsize <= 0 or len(q) < self.maxsize) and not (_SHUTDOWN and self.is_shutdown):
+                q.append(item)
+                self.unfinished_tasks += 1
+                ne = self.not_empty
+                if ne._waiters:
+                    ne.notify()
+                return
+        finally:
+            lk.release()
+            if m._waiters:
+                m._wake_one()
+    _orig_put(self, item, block, timeout)
+
+
+def _fast_get(self: Any, block: bool = True, timeout: Any = None) -> Any:
+    m = self.mutex
+    if timeout is None and self._gpm_fast and type(m) is Lock and m._l.acquire(False):
+        lk = m._l
+        try:
+            q = self.queue
+            if q:
+                item = q.popleft()
+                nf = self.not_full
+                if nf._waiters:
+                    nf.notify()
+                return item
+        finally:
+            lk.release()
+            if m._waiters:
+                m._wake_one()
+    return _orig_get(self, block, timeout)
+
+
+def _init_subclass(cls: type, **kw: Any) -> None:
+    super(Queue, cls).__init_subclass__(**kw)
+    cls._gpm_fast = all(getattr(cls, h) is getattr(Queue, h) for h in _HOOKS)  # type: ignore[attr-defined]
+
+
+_fast_put.__doc__ = _orig_put.__doc__
+_fast_get.__doc__ = _orig_get.__doc__
+_fast_put.__qualname__ = "Queue.put"
+_fast_get.__qualname__ = "Queue.get"
+Queue.put = _fast_put
+Queue.get = _fast_get
+Queue._gpm_fast = True
+Queue.__init_subclass__ = classmethod(_init_subclass)  # type: ignore[assignment]
 LifoQueue = _rebind(_q.LifoQueue, _ns, "LifoQueue", "queue")
 PriorityQueue = _rebind(_q.PriorityQueue, _ns, "PriorityQueue", "queue")
 SimpleQueue = _rebind(_q._PySimpleQueue, _ns, "SimpleQueue", "queue")  # type: ignore[attr-defined]

@@ -130,3 +130,46 @@ def main():
 gpm.run(main, procs=2)
 """, timeout=150, patch="gpm.monkey.patch_queue(); gpm.monkey.patch_threading()")
     assert out.strip() == "100000 100000 True"
+
+
+def test_fast_path_keeps_subclass_hooks_and_wakes_waiters():
+    # Queue.put/get inline the original's no-wait path for classes that keep Queue's container
+    # hooks.  A subclass's own _put/_get/_qsize must still be called (and LifoQueue/PriorityQueue
+    # keep their order); a fast get must wake a putter parked on a full queue and a fast put a
+    # parked getter; the mutex/queue idiom (with q.mutex: q.queue.clear()) keeps working.
+    out = run_script("""
+class Twice(queue.Queue):
+    def _put(self, item):
+        self.queue.append(item * 2)
+class Rev(queue.Queue):
+    def _get(self):
+        return self.queue.pop()
+def main():
+    t = Twice(); t.put(1); t.put(2)
+    r = Rev(); r.put(1); r.put(2)
+    lifo = queue.LifoQueue(); lifo.put(1); lifo.put(2)
+    pq = queue.PriorityQueue(); pq.put(2); pq.put(1)
+    print("hooks", [t.get(), t.get()], [r.get(), r.get()], [lifo.get(), lifo.get()],
+          [pq.get(), pq.get()], t.unfinished_tasks, queue.Queue._gpm_fast, Twice._gpm_fast)
+    full = queue.Queue(1)
+    full.put("a")
+    done = gpm.Chan(1)
+    g = gpm.go(lambda: (full.put("b"), done.send("put")))
+    gpm.gosched()                    # the putter parks (queue full)
+    parked = len(full.not_full._waiters)
+    first = full.get()               # fast get: notifies not_full
+    print("putter", parked, first, done.recv(), full.get())
+    empty = queue.Queue()
+    g = gpm.go(empty.get)
+    gpm.gosched()                    # the getter parks (queue empty)
+    parked = len(empty.not_empty._waiters)
+    empty.put("x")                   # fast put: notifies not_empty
+    print("getter", parked, g.join())
+    c = queue.Queue(); c.put(1); c.put(2)
+    with c.mutex:
+        c.queue.clear()
+    print("clear", c.empty(), c.get_nowait() if not c.empty() else "empty")
+gpm.run(main, procs=1)
+""")
+    assert out.splitlines() == ["hooks [2, 4] [2, 1] [2, 1] [1, 2] 2 True False",
+                                "putter 1 a put b", "getter 1 x", "clear True empty"]
