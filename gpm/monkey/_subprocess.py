@@ -13,8 +13,12 @@ Patched on ``subprocess.Popen`` itself (so code that imported ``Popen`` early is
     ``read``/``write`` of that pipe, which would block the M); inside a goroutine that case
     takes the selector path, as the original does when given a timeout.
 
-On a plain thread, or with no runtime, everything is the original code.  Not covered: the
-short blocking read in ``Popen.__init__`` that waits for the child's ``exec`` (milliseconds).
+  * ``Popen._execute_child`` (the fork/exec and the blocking read that waits for the child's
+    ``exec``, milliseconds): inside a goroutine it runs in the ``gpm.syscall`` pool, unless a
+    ``preexec_fn`` is given (then the interpreter runs its at-fork hooks around the fork, which
+    must see the goroutine's own thread: the original runs on the M).
+
+On a plain thread, or with no runtime, everything is the original code.
 """
 
 import os
@@ -34,6 +38,7 @@ __all__ = ["patch"]
 _Popen = _sp.Popen
 _orig_wait = _Popen._wait  # type: ignore[attr-defined]  # the POSIX private behind wait()
 _orig_communicate = _Popen.communicate
+_orig_execute_child = _Popen._execute_child  # type: ignore[attr-defined]
 _pidfd_open = getattr(os, "pidfd_open", None)
 
 
@@ -95,7 +100,15 @@ def communicate(self, input=None, timeout=None):
 communicate.__doc__ = _orig_communicate.__doc__
 
 
+def _execute_child(self, *args):
+    # args: (args, executable, preexec_fn, close_fds, ...) as Popen.__init__ passes them.
+    if type(getcurrent()) is _WG and args[2] is None:
+        return syscall(_orig_execute_child, self, *args)
+    return _orig_execute_child(self, *args)
+
+
 def patch():
     patch_attr(_Popen, "_wait", _wait, name="subprocess.Popen")
     patch_attr(_Popen, "communicate", communicate, name="subprocess.Popen")
+    patch_attr(_Popen, "_execute_child", _execute_child, name="subprocess.Popen")
     patch_attr(_sp, "_PopenSelector", _ParkingPollSelector)

@@ -76,3 +76,30 @@ def test_timeouts_large_io_and_plain_threads():
     assert lines(out) == {"goroutine": "[\"Command '['sleep', '5']' timed out after 0.05 seconds\", -9, True, "
                                        "True, 3, 1]",
                           "thread": "[b't\\n'] 0"}
+
+
+def test_popen_forks_and_waits_for_exec_in_the_syscall_pool():
+    # Popen's fork/exec and its blocking wait for the child's exec run in a gpm.syscall pool
+    # thread inside a goroutine (the thread that calls subprocess's fork_exec is recorded), not
+    # on the M; with a preexec_fn (the interpreter runs its at-fork hooks around that fork) it
+    # stays on the M.  Errors of the exec come back as the original's exceptions.
+    out = run_patched("""
+        import subprocess, sys, threading, gpm
+        seen = []
+        orig = subprocess._fork_exec
+        def fork_exec(*a):
+            seen.append(threading.current_thread().name.rstrip("0123456789"))
+            return orig(*a)
+        subprocess._fork_exec = fork_exec
+        def main():
+            rc = subprocess.run([sys.executable, "-c", "pass"]).returncode
+            rc2 = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None).returncode
+            try:
+                subprocess.Popen(["/nonexistent/gpm-test-binary"])
+                err = None
+            except FileNotFoundError as e:
+                err = type(e).__name__
+            return rc, rc2, err
+        print("popen", gpm.run(main, procs=1), seen)
+    """, patch=MINE)
+    assert lines(out) == {"popen": "(0, 0, 'FileNotFoundError') ['gpm-syscall-', 'gpm-M', 'gpm-syscall-']"}
