@@ -38,7 +38,7 @@ lint: venv
 
 # CPython's own test_queue, test_selectors, test_socket, test_ssl, test_subprocess (subset) and
 # test_threading/test_thread lock tests: unpatched vs inside a goroutine after patch_all()
-# (docs/STDLIB.md lists the counts and every difference).  About 12 minutes; .ci/run runs it
+# (docs/STDLIB.md lists the counts and every difference).  About 12-16 minutes; .ci/run runs it
 # last.  Exit status 1 only for a difference docs/STDLIB.md does not list.
 test-stdlib: venv
 	$(PY) tests/stdlib/run_stdlib.py
