@@ -21,7 +21,10 @@ How a signal travels (Go: the signal handler queues it, the os/signal goroutine 
 Handlers can only be installed on the main thread: ``notify``/``stop`` called there install them
 directly; called from a goroutine while the main thread is inside ``gpm.run``, they hand the
 installation to that thread (Sched.call_on_main) and park until it is done.  When the run ends,
-gpm.run's thread restores every previous handler (Sched.at_exit).
+gpm.run's thread restores every previous handler (Sched.at_exit; a background runtime's hooks
+run when it is stopped).  In a fork child, or after a background runtime stopped off the main
+thread, nothing relays: each of our handlers puts the previous one back on its next signal and
+hands it that signal (``_orphaned``).
 
 Shared state (``_mu``, a leaf lock, guards all of it): ``_chans`` signal -> channels in
 registration order; ``_prev`` signal -> the handler our handler replaced; ``_sched`` the runtime
@@ -57,11 +60,32 @@ _T = TypeVar("_T")
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: record the signal, nothing else (module doc, step 1)."""
+    sched = _sched             # one reference, read without the lock (the handler takes none)
+    if sched is not None and (sched.forked or (sched.background and sched.stopping)):
+        _orphaned(signum, frame)
+        return
     try:
         assert _pipe is not None
         os.write(_pipe[1], bytes((signum,)))
     except BlockingIOError:
         pass                   # pipe full: dropped, as Go drops when its queue is full
+
+
+def _orphaned(signum: int, frame: FrameType | None) -> None:
+    """The runtime that owned the registrations is gone without its exit hook: in a fork child
+    (only the forking thread exists there, now the main one) or a stopped background runtime.
+    Nothing relays any more, so put the previous handler back and give it this signal: the
+    default action (SIGTERM ends the process), default_int_handler's KeyboardInterrupt, the
+    user's function, or nothing for SIG_IGN.  Takes no lock (``_mu`` may have been held by a
+    thread that does not exist in a fork child); ``_prev`` is read, not changed."""
+    prev = _prev.get(signum)
+    if prev is None:
+        prev = _signal.SIG_DFL
+    _signal.signal(signum, prev)
+    if prev == _signal.SIG_DFL:
+        os.kill(os.getpid(), signum)         # delivered again, now to the default action
+    elif callable(prev):
+        prev(signum, frame)
 
 
 def _relay(rfd: int) -> None:
@@ -148,7 +172,12 @@ def _restore(signums: list[int]) -> None:
 
 
 def _reset_at_exit() -> None:
+    """The runtime's exit hook: drop every registration and restore the previous handlers.  On a
+    thread other than the main one (a background runtime stopped there) the handlers stay ours
+    and ``_orphaned`` restores each one on its next signal."""
     global _sched, _relay_started
+    if threading.current_thread() is not threading.main_thread():
+        return
     with _mu:
         sigs = list(_prev)
         _chans.clear()

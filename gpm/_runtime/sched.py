@@ -1266,6 +1266,7 @@ def stop_background(timeout=5.0):
     sched.join_threads(timeout)
     sched.discard_all()
     release_runtime(sched)
+    sched.run_exit_hooks()           # as gpm.run's end does (gpm.signal restores its handlers)
 
 
 # -- fork (os.register_at_fork) ------------------------------------------------

@@ -134,3 +134,51 @@ def main():
 print(gpm.run(main, procs=1))
 """)
     assert out == ["SIGTERM"]
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_stopping_a_background_runtime_restores_the_handlers():
+    # notify from the main thread registers on the background runtime (gpm.go started it); when
+    # that runtime is stopped its exit hook must run as gpm.run's does: the previous handler is
+    # back, and SIGUSR1's default action (ending the process) happens again.
+    out = run_child(f"""
+sys.path.insert(0, {ROOT!r})
+from tests.support import rsched
+ch = gpm.Chan(1)
+gpm.go(lambda: None).join()
+gpm.signal.notify(ch, signal.SIGUSR1)
+os.kill(os.getpid(), signal.SIGUSR1)
+print("got", ch.recv().name)
+rsched.stop_background()
+print("handler", signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL,
+      signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+""")
+    assert out == ["got SIGUSR1", "handler True True"]
+
+
+def test_a_fork_child_gets_the_default_action_back():
+    # A goroutine forks while SIGTERM is relayed to a channel: nothing relays in the child, so a
+    # SIGTERM there must get the previous disposition (the default: the child dies of it) instead
+    # of vanishing into the parent's relay pipe (the child used to live on and exit 0).
+    out = run_child("""
+import time
+def main():
+    ch = gpm.Chan(1)
+    gpm.signal.notify(ch, signal.SIGTERM)
+    def fork():
+        pid = os.fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100):
+                time.sleep(0.01)          # the handler runs between these
+            os._exit(0)
+        return pid
+    pid = gpm.go(fork).join()
+    _, status = gpm.syscall(os.waitpid, pid, 0)
+    os.kill(os.getpid(), signal.SIGTERM)   # the parent still relays
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, ch.recv().name
+print(gpm.run(main, procs=1))
+""")
+    assert out == ["(True, 'SIGTERM')"]
