@@ -33,6 +33,7 @@ BENCHES = {
     "preempt": "bench_preempt",     # CPython 3.12+ (unavailable on 3.11)
     "scale": "bench_scale",     # minutes at full size (1M goroutines); --quick: 100k
     "monkey-sync": "bench_monkey_sync",
+    "tls-echo": "bench_tls_echo",
 }
 
 
