@@ -790,6 +790,17 @@ class Sched:
             return "foreign"                  # a background goroutine could still wake one
         return "dead"
 
+    def _own_threads(self):
+        """This runtime's threads: its Ms, sysmon's, its syscall pool's."""
+        mine = set(self.ms)
+        sm = self.sysmon
+        if sm is not None and sm.thread is not None:
+            mine.add(sm.thread)
+        pool = self.syscall_pool
+        if pool is not None:
+            mine.update(pool.threads())
+        return mine
+
     def _new_plain_thread(self):
         """A live plain thread started after this runtime (issue 10 bug 3).
 
@@ -802,13 +813,7 @@ class Sched:
         Requires no lock held (``threading.enumerate`` takes threading's own lock).
         """
         pre = self.preexisting or ()
-        mine = set(self.ms)
-        sm = self.sysmon
-        if sm is not None and sm.thread is not None:
-            mine.add(sm.thread)
-        pool = self.syscall_pool
-        if pool is not None:
-            mine.update(pool.threads())
+        mine = self._own_threads()
         for th in threading.enumerate():
             if th in pre or th in mine or th.ident == self.owner_ident:
                 continue
@@ -844,13 +849,7 @@ class Sched:
         """
         if _raw_threads:
             return True
-        mine = set(self.ms)
-        sm = self.sysmon
-        if sm is not None and sm.thread is not None:
-            mine.add(sm.thread)
-        pool = self.syscall_pool
-        if pool is not None:
-            mine.update(pool.threads())
+        mine = self._own_threads()
         main = threading.main_thread()
         running = 0                           # enumerate()'s threads that _thread._count() has
         for th in threading.enumerate():
