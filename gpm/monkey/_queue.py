@@ -11,8 +11,10 @@ This works whether or not ``threading`` itself is patched.
 takes the Semaphore's lock briefly), as ``queue._PySimpleQueue``, the interpreter's own fallback.
 """
 
+import heapq
 import queue as _q
 import types
+from collections import deque
 from typing import Any
 
 from . import _registry
@@ -26,7 +28,7 @@ _ns["threading"] = _threading
 Queue = _rebind(_q.Queue, _ns, "Queue", "queue")
 _ns["Queue"] = Queue
 
-# -- Queue.put/get: the original's no-wait path inlined ------------------------------------------
+# -- put/get: the original's no-wait path inlined --------------------------------------------
 #
 # The original put/get take ``with self.not_full``/``not_empty`` (Condition.__enter__ and
 # __exit__, Lock.acquire/release: four Python frames, against C locks unpatched), then call
@@ -35,12 +37,13 @@ _ns["Queue"] = Queue
 # there, not shut down (3.13); ``notify`` only if the Condition has waiters (the original's
 # notify with none does nothing; ``_waiters`` only changes under the mutex, which we hold).
 # Anything else (a wait, a timeout to validate, a full or empty queue, a contended mutex) goes to
-# the original function, unchanged.  Only for classes that keep Queue's own _init/_qsize/_put/
-# _get (``_gpm_fast``, set per class): LifoQueue, PriorityQueue and user subclasses with their
-# own container hooks take the original path.
+# the original function, unchanged.  The container operation is the C function the class's own
+# ``_put``/``_get`` calls (``_gpm_put``/``_gpm_get``: deque append/popleft for Queue, list
+# append/pop for LifoQueue, heappush/heappop for PriorityQueue); a subclass that defines its own
+# _init/_qsize/_put/_get takes the original path (``_gpm_fast`` False, set per class).
 
 _SHUTDOWN = hasattr(_q.Queue, "shutdown")          # 3.13+: put/get check is_shutdown first
-_orig_put = Queue.put
+_orig_put = Queue.put     # the interpreter's Queue.put/get (LifoQueue and PriorityQueue share them)
 _orig_get = Queue.get
 _HOOKS = ("_init", "_qsize", "_put", "_get")
 
@@ -52,7 +55,7 @@ def _fast_put(self: Any, item: Any, block: bool = True, timeout: Any = None) -> 
         try:
             q = self.queue
             if (self.maxsize <= 0 or len(q) < self.maxsize) and not (_SHUTDOWN and self.is_shutdown):
-                q.append(item)
+                self._gpm_put(q, item)
                 self.unfinished_tasks += 1
                 ne = self.not_empty
                 if ne._waiters:
@@ -72,7 +75,7 @@ def _fast_get(self: Any, block: bool = True, timeout: Any = None) -> Any:
         try:
             q = self.queue
             if q:
-                item = q.popleft()
+                item = self._gpm_get(q)
                 nf = self.not_full
                 if nf._waiters:
                     nf.notify()
@@ -84,21 +87,30 @@ def _fast_get(self: Any, block: bool = True, timeout: Any = None) -> Any:
     return _orig_get(self, block, timeout)
 
 
-def _init_subclass(cls: type, **kw: Any) -> None:
-    super(Queue, cls).__init_subclass__(**kw)
-    cls._gpm_fast = all(getattr(cls, h) is getattr(Queue, h) for h in _HOOKS)  # type: ignore[attr-defined]
-
-
 _fast_put.__doc__ = _orig_put.__doc__
 _fast_get.__doc__ = _orig_get.__doc__
-_fast_put.__qualname__ = "Queue.put"
-_fast_get.__qualname__ = "Queue.get"
-Queue.put = _fast_put
-Queue.get = _fast_get
-Queue._gpm_fast = True
-Queue.__init_subclass__ = classmethod(_init_subclass)  # type: ignore[assignment]
+
+
+def _install_fast(cls: Any, put_c: Any, get_c: Any) -> None:
+    """Give ``cls`` the fast put/get over its container's C operations (see above)."""
+    hooks = {h: getattr(cls, h) for h in _HOOKS}
+
+    def init_subclass(sub: Any, **kw: Any) -> None:
+        super(cls, sub).__init_subclass__(**kw)
+        sub._gpm_fast = all(getattr(sub, h) is hooks[h] for h in _HOOKS)
+    cls._gpm_put = staticmethod(put_c)
+    cls._gpm_get = staticmethod(get_c)
+    cls._gpm_fast = True
+    cls.__init_subclass__ = classmethod(init_subclass)
+    cls.put = _fast_put
+    cls.get = _fast_get
+
+
 LifoQueue = _rebind(_q.LifoQueue, _ns, "LifoQueue", "queue")
 PriorityQueue = _rebind(_q.PriorityQueue, _ns, "PriorityQueue", "queue")
+_install_fast(Queue, deque.append, deque.popleft)
+_install_fast(LifoQueue, list.append, list.pop)
+_install_fast(PriorityQueue, heapq.heappush, heapq.heappop)
 SimpleQueue = _rebind(_q._PySimpleQueue, _ns, "SimpleQueue", "queue")  # type: ignore[attr-defined]
 
 

@@ -144,6 +144,9 @@ class Twice(queue.Queue):
 class Rev(queue.Queue):
     def _get(self):
         return self.queue.pop()
+class NegLifo(queue.LifoQueue):
+    def _put(self, item):
+        self.queue.append(-item)
 def main():
     t = Twice(); t.put(1); t.put(2)
     r = Rev(); r.put(1); r.put(2)
@@ -151,6 +154,9 @@ def main():
     pq = queue.PriorityQueue(); pq.put(2); pq.put(1)
     print("hooks", [t.get(), t.get()], [r.get(), r.get()], [lifo.get(), lifo.get()],
           [pq.get(), pq.get()], t.unfinished_tasks, queue.Queue._gpm_fast, Twice._gpm_fast)
+    nl = NegLifo(); nl.put(1); nl.put(2)
+    print("lifo", [nl.get(), nl.get()], queue.LifoQueue._gpm_fast, queue.PriorityQueue._gpm_fast,
+          NegLifo._gpm_fast)
     full = queue.Queue(1)
     full.put("a")
     done = gpm.Chan(1)
@@ -172,4 +178,5 @@ def main():
 gpm.run(main, procs=1)
 """)
     assert out.splitlines() == ["hooks [2, 4] [2, 1] [2, 1] [1, 2] 2 True False",
+                                "lifo [-2, -1] True True False",
                                 "putter 1 a put b", "getter 1 x", "clear True empty"]
