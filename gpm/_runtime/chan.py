@@ -10,6 +10,8 @@ One implementation of each operation, as Go's chan.go:
   chanrecv(c, block)      every receive: ``Chan.recv_ok`` *is* chanrecv,
                           ``recv`` and iteration call it, select's first pass
                           with block=False; -> (value, ok), None = would block
+  (``chansend`` and ``Chan.recv`` take a buffered value's case inline, under
+  the lock, before the general code: a call less on the hottest paths)
   send_poll(c, v)         a send's lock-held core (chansend, timers)
   Chan.close              closechan
   dequeue(q)              Go's waitq.dequeue, with the select claim
@@ -138,6 +140,14 @@ def chansend(c, v, block=True):
         return False
     lock = c._lock
     lock.acquire()
+    buf = c._buf
+    if not c._recvq and len(buf) < c._cap and not c._closed:
+        buf.append(v)                    # send_poll's buffered case, without the call (hot path)
+        lock.release()
+        gr = _getcurrent()
+        if type(gr) is not _Worker:
+            _note_plain(gr)
+        return None
     r = send_poll(c, v)
     if r is None:
         if not block:
@@ -284,6 +294,17 @@ class Chan(Generic[T]):
 
     def recv(self) -> T | None:
         """Receive a value; block until one arrives.  None once closed and drained."""
+        lock = self._lock
+        lock.acquire()
+        buf = self._buf
+        if buf and not self._sendq:      # chanrecv's buffered case, without the call (hot path)
+            v = buf.popleft()
+            lock.release()
+            gr = _getcurrent()
+            if type(gr) is not _Worker:
+                _note_plain(gr)
+            return v  # type: ignore[no-any-return]
+        lock.release()
         return chanrecv(self, True)[0]  # type: ignore[index]   # block=True: never None
 
     def __iter__(self) -> "Chan[T]":

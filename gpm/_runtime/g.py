@@ -137,7 +137,7 @@ class G(Generic[T]):
         "goid", "fn", "args", "kwargs", "parent", "created",
         "pp", "gr", "status", "waitreason", "waitsince",
         "result", "exc", "_done", "joiners",
-        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "__weakref__",
+        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "sudog", "__weakref__",
     )
     result: Any                     # fn's return value (guarded by sched.allglock)
     exc: BaseException | None       # fn's exception (guarded by sched.allglock)
@@ -165,6 +165,7 @@ class G(Generic[T]):
         self.ctx = ctx                # contextvars.Context the G runs in (a copy of the spawner's)
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)
+        self.sudog = None             # the Sudog its channel ops reuse (sudog.park_on; the G's own)
 
     # -- public handle (gpm.Goroutine) ------------------------------------
 

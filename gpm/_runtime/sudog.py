@@ -11,7 +11,8 @@ sema and join are written once against these helpers:
                            before blocking)
   sg.block(L, reason, timeout=None, cancel=None)   release L and park
   park_on(q, L, reason, c, elem)   enqueue the caller's Sudog on q and park
-                           (every untimed wait of chan and sema)
+                           (every wait of chansend/chanrecv; a goroutine
+                           reuses one Sudog there: G.sudog)
   sg.wake()                wake one (the only wake of one Sudog)
   wake_all(sgs)            wake many: goroutines in one batch per home P
   note_plain(gr=None)      record a plain thread for checkdead (cached per
@@ -127,35 +128,39 @@ def current_waiter(gr=None):
     return Sudog(None, sema)
 
 
-def park_on(q, lock, reason, c=None, elem=None, lifo=False):
+def park_on(q, lock, reason, c=None, elem=None):
     """Enqueue a Sudog for the caller on ``q`` and park until woken; return it.
 
-    Go's acquireSudog + enqueue + gopark, for every queue of chan, sema and
-    NotifyList.  Requires ``lock`` (the one guarding ``q``) held; returns with
-    it released, after the wake, so the waker's ``elem``/``ok`` are visible.
-    ``c`` is the queue's owner (a channel), ``elem`` the waiter's payload,
-    ``lifo`` puts it at the front.  The goroutine case is ``current_waiter``
-    and ``Sudog.block`` written out (one call less on every blocking channel op).
+    Go's acquireSudog + enqueue + gopark, for chansend and chanrecv.  Requires
+    ``lock`` (the one guarding ``q``) held; returns with it released, after
+    the wake, so the waker's ``elem``/``ok`` are visible.  ``c`` is the
+    queue's owner (the channel), ``elem`` the waiter's payload.  The
+    goroutine case is ``current_waiter`` and ``Sudog.block`` written out (no
+    allocation and two calls less on every blocking channel op).
+
+    A goroutine reuses one Sudog for all its waits here (Go's sudog cache, per
+    G): a Sudog is free again once its wait returned, because every waker
+    dequeues it before ``wake`` and touches it no more after.  So only callers
+    that drop the Sudog on return may use this (chan), not sync, which keeps
+    a waiter's Sudog around (``sema.WaitQ.park``).
     """
     gr = getcurrent()
     if type(gr) is WorkerGreenlet:
-        sg = Sudog(gr.gp, None)
-        sg.c = c
-        sg.elem = elem
-        if lifo:
-            q.appendleft(sg)
+        gp = gr.gp
+        sg = gp.sudog
+        if sg is None:
+            sg = gp.sudog = Sudog(gp, None)
         else:
-            q.append(sg)
-        _sched.gopark(lock, reason)
-        return sg
-    sg = current_waiter(gr)
+            sg.ok = True                 # the last wait may have ended in close
+    else:
+        sg = current_waiter(gr)
     sg.c = c
     sg.elem = elem
-    if lifo:
-        q.appendleft(sg)
+    q.append(sg)
+    if sg.g is not None:
+        _sched.gopark(lock, reason)
     else:
-        q.append(sg)
-    sg.block(lock, reason)
+        sg.block(lock, reason)
     return sg
 
 

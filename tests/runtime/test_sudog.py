@@ -11,7 +11,7 @@ import greenlet
 import pytest
 
 import gpm
-from tests.support import Sudog, current_sched, current_waiter, getg, note_plain, rlocks, wake_all
+from tests.support import Sudog, current_sched, current_waiter, getg, note_plain, rlocks, wait_blocked, wake_all
 
 
 def _held_lock():
@@ -180,3 +180,30 @@ def test_plain_thread_does_not_keep_its_last_runtime_alive():
 def test_sudog_current_is_current_waiter():
     sg = Sudog.current()
     assert type(sg) is Sudog and sg.g is None
+
+
+def test_park_on_reuses_a_goroutines_sudog_with_fresh_state():
+    """park_on gives a goroutine one Sudog for all its channel waits (Go's sudog
+    cache).  A wait ended by close leaves ok=False in it: the next wait must
+    start with ok=True, or a later send that a receiver takes would raise
+    "send on closed channel"."""
+    def main():
+        a, b = gpm.Chan(), gpm.Chan()
+        seen = []
+
+        def g():
+            seen.append(a.recv_ok())             # woken by close: ok False
+            seen.append(getg().sudog)
+            b.send(1)                            # parks; taken by main below
+            seen.append(getg().sudog)
+
+        h = gpm.go(g)
+        wait_blocked(a._recvq)
+        a.close()
+        wait_blocked(b._sendq)
+        assert b.recv() == 1
+        h.join()
+        return seen
+    first, sg1, sg2 = gpm.run(main, procs=1)
+    assert first == (None, False)
+    assert sg1 is sg2 and sg1 is not None
