@@ -5,9 +5,9 @@ For select and timers: ``chansend``, ``chanrecv``, ``send_poll``,
 ``recv_ready``, ``send_ready``, ``dequeue``, ``claim``, ``CLOSED``.
 
 One implementation of each operation, as Go's chan.go:
-  chansend(c, v, block)   every send: ``Chan.send`` *is* chansend (block=True),
+  chansend(c, v, *, block)  every send: ``Chan.send`` *is* chansend (block=True),
                           select's first pass calls it with block=False
-  chanrecv(c, block)      every receive: ``Chan.recv_ok`` *is* chanrecv,
+  chanrecv(c, *, block)   every receive: ``Chan.recv_ok`` *is* chanrecv,
                           ``recv`` and iteration call it, select's first pass
                           with block=False; -> (value, ok), None = would block
   (``chansend`` and ``Chan.recv`` take a buffered value's case inline, under
@@ -122,7 +122,7 @@ def dequeue(q):
 # asks ``recv_ready``/``send_ready`` with every lock held and, if a case
 # became ready, goes back to its first pass.
 
-def chansend(c, v, block=True):
+def chansend(c, v, *, block=True):
     """Go's chansend: send ``v`` on ``c``.  Any thread; a scheduler greenlet
     only with ``block=False``.
 
@@ -168,7 +168,7 @@ def chansend(c, v, block=True):
     return None
 
 
-def chanrecv(c, block=True):
+def chanrecv(c, *, block=True):
     """Go's chanrecv: receive from ``c``.  Any thread; a scheduler greenlet
     only with ``block=False``.
 
@@ -280,8 +280,9 @@ class Chan(Generic[T]):
         self._recvq: deque[Any] = deque()
         self._sendq: deque[Any] = deque()
 
-    # ``send`` and ``recv_ok`` are chansend and chanrecv themselves (block
-    # defaults to True): a wrapper would add a call to every channel op.
+    # ``send`` and ``recv_ok`` are chansend and chanrecv themselves (block is
+    # keyword-only and defaults to True, so ``ch.send(a, b)`` is still a
+    # TypeError): a wrapper would add a call to every channel op.
     if TYPE_CHECKING:
         def send(self, v: T) -> None:
             """Send ``v``: block until a receiver takes it or it fits in the buffer."""
@@ -305,14 +306,14 @@ class Chan(Generic[T]):
                 _note_plain(gr)
             return v  # type: ignore[no-any-return]
         lock.release()
-        return chanrecv(self, True)[0]  # type: ignore[index]   # block=True: never None
+        return chanrecv(self)[0]  # type: ignore[index]   # block=True: never None
 
     def __iter__(self) -> "Chan[T]":
         return self
 
     def __next__(self) -> T:
         """Iteration receives until the channel is closed and drained."""
-        v, ok = chanrecv(self, True)  # type: ignore[misc]
+        v, ok = chanrecv(self)  # type: ignore[misc]
         if not ok:
             raise StopIteration
         return v  # type: ignore[no-any-return]   # ok: a sent value, not the None of close

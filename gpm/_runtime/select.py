@@ -216,16 +216,16 @@ def select(*cases: Any) -> tuple[int, Any]:
             if type(case) is _MethodType:
                 f = case.__func__
                 if f is _recv_f:
-                    r = chanrecv(case.__self__, False)
+                    r = chanrecv(case.__self__, block=False)
                     if r is not None:
                         return j, r[0]
                 elif f is _recv_ok_f:
-                    r = chanrecv(case.__self__, False)
+                    r = chanrecv(case.__self__, block=False)
                     if r is not None:
                         return j, r
             elif type(case) is tuple:
                 f, v = case
-                if f.__func__ is _send_f and chansend(f.__self__, v, False) is None:
+                if f.__func__ is _send_f and chansend(f.__self__, v, block=False) is None:
                     return j, None
         if dflt >= 0:
             if type(gr) is not WorkerGreenlet:

@@ -318,3 +318,15 @@ def test_plain_threads_only_no_runtime():
     c.close()
     t.join(10)
     assert out == list(range(100))
+
+
+def test_send_and_recv_ok_take_no_extra_positional_argument():
+    """Chan.send and Chan.recv_ok are chansend/chanrecv themselves; their
+    ``block`` parameter is keyword-only, so a stray positional argument is
+    still a TypeError (not a silent non-blocking op), and nothing is sent."""
+    c = gpm.Chan(1)
+    with pytest.raises(TypeError):
+        c.send(1, 2)
+    with pytest.raises(TypeError):
+        c.recv_ok(False)
+    assert len(c) == 0
