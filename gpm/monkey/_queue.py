@@ -95,7 +95,7 @@ def _install_fast(cls: Any, put_c: Any, get_c: Any) -> None:
     """Give ``cls`` the fast put/get over its container's C operations (see above)."""
     hooks = {h: getattr(cls, h) for h in _HOOKS}
 
-    def init_subclass(sub: Any, **kw: Any) -> None:
+    def init_subclass(sub: Any, /, **kw: Any) -> None:
         super(cls, sub).__init_subclass__(**kw)
         sub._gpm_fast = all(getattr(sub, h) is hooks[h] for h in _HOOKS)
     cls._gpm_put = staticmethod(put_c)
