@@ -3,7 +3,8 @@
 #
 # Usage: tools/build_ft_python.sh [DEST]      (default DEST: .ft, ignored by git)
 # Prints the interpreter's path on its last line; exit 3 (and one line saying why) when no source
-# for a free-threaded-capable CPython (3.13+) is served, so callers can skip rather than fail.
+# for a free-threaded-capable CPython (3.13+) is served or it cannot be built here, so callers
+# can skip rather than fail.
 #
 # No system apt file is touched: a private sources file names the deb-src entry of Debian's
 # development suite with the mirror this machine's own apt sources already use, and apt's lists
@@ -47,9 +48,13 @@ upver=${2%-*}
 tarball=$(ls "${1}_${upver}".orig.tar.* | head -1)
 rm -rf "Python-$upver" && tar xf "$tarball"
 cd "Python-$upver"
-./configure -q --disable-gil --prefix="$prefix" >/dev/null
-make -s -j"$(nproc)" >/dev/null 2>&1
-make -s altinstall >/dev/null 2>&1
+# A machine that cannot build it (no compiler, missing headers) skips too, naming the step and
+# its log; what it then runs (the suite) decides pass or fail.
+log="$dest/build.log"
+./configure -q --disable-gil --prefix="$prefix" >"$log" 2>&1 \
+  || { echo "free-threaded build: configure of $1 $2 failed (see $log)"; exit 3; }
+make -s -j"$(nproc)" >>"$log" 2>&1 || { echo "free-threaded build: make of $1 $2 failed (see $log)"; exit 3; }
+make -s altinstall >>"$log" 2>&1 || { echo "free-threaded build: make altinstall failed (see $log)"; exit 3; }
 py=$(ls "$prefix"/bin/python3.1[3-9]t | head -1)
 "$py" -c 'import sys, ssl; assert not sys._is_gil_enabled(), "GIL is enabled"' \
   || { echo "free-threaded build: built interpreter is not free-threaded or lacks ssl"; exit 3; }
