@@ -95,23 +95,28 @@ def _pp_gpm(procs: int):
                 for v in ping:
                     pong.send(v)
             gpm.go(echo)
-            for i in range(100):                          # warm up
-                ping.send(i)
-                pong.recv()
-            dl = h.Deadline(TIME_BUDGET)
-            t0 = time.perf_counter()
-            count = 0
-            while count < n and not dl.expired(count):
-                ping.send(count)
-                pong.recv()
-                count += 1
-            elapsed = time.perf_counter() - t0
+            r = _round_trips(ping.send, pong.recv, n)
             ping.close()
-            return elapsed, count
-        elapsed, count = gpm.run(main, procs=procs)
-        return {"us_per_rt": elapsed / count * 1e6, "round_trips": count,
-                "truncated": count < n, "interp": interpreter()}
+            return r
+        return gpm.run(main, procs=procs)
     return run
+
+
+def _round_trips(send, recv, n: int) -> dict:
+    """Time up to n send/recv round trips (after 100 to warm up)."""
+    for i in range(100):
+        send(i)
+        recv()
+    dl = h.Deadline(TIME_BUDGET)
+    t0 = time.perf_counter()
+    count = 0
+    while count < n and not dl.expired(count):
+        send(count)
+        recv()
+        count += 1
+    elapsed = time.perf_counter() - t0
+    return {"us_per_rt": elapsed / count * 1e6, "round_trips": count,
+            "truncated": count < n, "interp": interpreter()}
 
 
 def run_pp_threads(n: int) -> dict:
@@ -123,21 +128,10 @@ def run_pp_threads(n: int) -> dict:
             pong.put(v)
     t = threading.Thread(target=echo)
     t.start()
-    for i in range(100):
-        ping.put(i)
-        pong.get()
-    dl = h.Deadline(TIME_BUDGET)
-    t0 = time.perf_counter()
-    count = 0
-    while count < n and not dl.expired(count):
-        ping.put(count)
-        pong.get()
-        count += 1
-    elapsed = time.perf_counter() - t0
+    r = _round_trips(ping.put, pong.get, n)
     ping.put(None)
     t.join()
-    return {"us_per_rt": elapsed / count * 1e6, "round_trips": count,
-            "truncated": count < n, "interp": interpreter()}
+    return r
 
 
 # -- spawn ----------------------------------------------------------------------------

@@ -253,15 +253,24 @@ def _log_warn(sched, pp, gp, held, stack):
 
 
 def _retake(sched, pp):
-    """Move all free Gs of a stuck P to the global queue and wake an idle P."""
+    """Move all free Gs of a stuck P to the global queue and wake an idle P.
+
+    Under Sched.lock from the first grab until the Gs are on the global queue (Sched.lock >
+    P.runq lock, the checkdead nesting): sysmon holds no P, so Gs in its hands are in no
+    queue, and the stuck G may finish meanwhile, its P go idle and the last idle M run
+    checkdead, which then saw nothing runnable: a false Deadlock (test_fairness's
+    bursts test at procs=4 on 3.13t).  checkdead takes Sched.lock, so it now sees them."""
     moved = []
     q = pp.runq
-    while True:
-        got = q.grab(steal_runnext=True)
-        if not got:
-            break
-        moved.extend(got)
+    with sched.lock:
+        while True:
+            got = q.grab(steal_runnext=True)
+            if not got:
+                break
+            moved.extend(got)
+        if moved:
+            sched.runq.extend(moved)          # globrunqputbatch, with Sched.lock held
+            sched.runqsize += len(moved)
     if moved:
-        sched.globrunqputbatch(moved)
         sched.wakep()
     return len(moved)

@@ -157,3 +157,39 @@ def test_sysmon_tick_requests_preemption_past_the_slice_and_drops_stale_requests
         assert p0.preempt_req is None
     finally:
         support.preempt.release()
+
+
+def test_retake_keeps_moved_gs_visible_to_checkdead():
+    # sysmon's retake takes the free Gs of a stuck P and puts them on the global queue; if
+    # the stuck G finishes meanwhile and the last M goes idle, checkdead runs while the Gs
+    # are in sysmon's hands.  It must not see "dead" then: it said so (a false Deadlock on
+    # 3.13t) before retake held Sched.lock across the move.  The window is forced open: once
+    # the stuck P's queue is empty, checkdead runs on another thread (as the idle M would).
+    from gpm._runtime import sysmon as rsysmon
+    sched, _ = _fake_sched(2)
+    sched.preexisting = frozenset(threading.enumerate())
+    sched.owner_ident = threading.get_ident()
+    p0 = sched.allp[0]
+    sched.npidle = sched.procs                     # every P idle: the stuck G just finished
+    verdicts, checker = [], []
+
+    class WindowRunQueue(support.RunQueue):
+        def grab(self, steal_runnext=False):
+            got = super().grab(steal_runnext)
+            if not got and not checker:            # the queue is empty, the Gs in transit
+                t = threading.Thread(target=lambda: verdicts.append(sched.checkdead()))
+                checker.append(t)
+                sched.preexisting = frozenset(threading.enumerate()) | {t}   # not a foreign thread
+                t.start()
+                t.join(0.5)                        # without the fix it answers at once
+                verdicts.append("waited" if t.is_alive() else "answered")
+            return got
+    p0.runq = WindowRunQueue()
+    free = [G(sched, 10 + i, print, (), {}) for i in range(3)]
+    for g in free:
+        p0.runq.put(g)
+    sched.wakep = lambda: None                     # no Ms to wake in a fake Sched
+    assert rsysmon._retake(sched, p0) == 3
+    checker[0].join(5)
+    assert list(sched.runq) == free
+    assert verdicts == ["waited", "alive"], verdicts
