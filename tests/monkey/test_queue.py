@@ -161,13 +161,19 @@ def main():
     full.put("a")
     done = gpm.Chan(1)
     g = gpm.go(lambda: (full.put("b"), done.send("put")))
-    gpm.gosched()                    # the putter parks (queue full)
+    for _ in range(1000):            # until the putter parks (queue full); any schedule order
+        if full.not_full._waiters:
+            break
+        gpm.gosched()
     parked = len(full.not_full._waiters)
     first = full.get()               # fast get: notifies not_full
     print("putter", parked, first, done.recv(), full.get())
     empty = queue.Queue()
     g = gpm.go(empty.get)
-    gpm.gosched()                    # the getter parks (queue empty)
+    for _ in range(1000):            # until the getter parks (queue empty)
+        if empty.not_empty._waiters:
+            break
+        gpm.gosched()
     parked = len(empty.not_empty._waiters)
     empty.put("x")                   # fast put: notifies not_empty
     print("getter", parked, g.join())

@@ -310,7 +310,10 @@ def test_fd_closed_behind_a_patched_sockets_back_and_reused():
             r = c if c.fileno() == fd else d
             w = d if r is c else c
             g = gpm.go(r.recv, 1)
-            gpm.gosched()
+            for _ in range(1000):        # until the reader parks (any schedule order)
+                if r._gw is not None:
+                    break
+                gpm.gosched()
             parked = r._gw is not None
             w.send(b"y")
             res = g.join()
