@@ -1,9 +1,18 @@
 """Shared fixtures: every test leaves no gpm thread and no runtime behind."""
 
 import os
+import signal
 import threading
 
 import pytest
+
+# The Ctrl-C and gpm.signal tests need SIGINT delivered.  A shell without job
+# control starts background commands with SIGINT ignored, Python then installs
+# no KeyboardInterrupt handler, and the SIG_IGN is inherited across exec by every
+# subprocess scenario (seen: 8 failures in a backgrounded fresh-clone make test).
+# Restore Python's default; a handler, unlike SIG_IGN, is reset at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Issue 8: the suite runs with the runtime's own checkers on (G status changes,
 # lock order).  Set in the environment so subprocess tests inherit them; a test
