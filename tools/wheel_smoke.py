@@ -12,6 +12,7 @@ import importlib.metadata as md
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -99,6 +100,11 @@ def examples():
 
 if __name__ == "__main__":
     os.environ.pop("PYTHONPATH", None)
+    # Ctrl-C ends the echo server: it must not inherit an ignored SIGINT (a shell
+    # without job control starts background commands so; SIG_IGN survives exec,
+    # a handler does not).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     check_install()
     program()
     examples()
