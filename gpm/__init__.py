@@ -14,7 +14,7 @@ from ._version import __version__ as __version__
 from ._runtime.api import run as run, go as go, gosched as gosched, sleep as sleep
 from ._runtime.api import current as current, gomaxprocs as gomaxprocs, num_goroutine as num_goroutine
 from ._runtime.errors import Deadlock as Deadlock, ClosedChannelError as ClosedChannelError
-from ._runtime.g import G as Goroutine
+from ._runtime.api import Goroutine as Goroutine
 from ._runtime.glocal import local as local
 from ._runtime.stats import Stats as Stats, snapshot as stats
 from ._runtime.syscall import syscall as syscall

@@ -30,7 +30,7 @@ from ._runtime.preempt import register_callouts
 
 if TYPE_CHECKING:
     from . import context as _context
-    from ._runtime.g import G
+    from ._runtime.api import Goroutine as G
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")

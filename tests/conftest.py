@@ -34,7 +34,7 @@ if os.environ.get("MUTANT_UNDER_TEST"):          # make mutants: mutmut's trampo
     except ImportError:
         pass
 
-from tests.support import rsched as _sched  # noqa: E402  (after GPM_DEBUG: locks.py reads it at import)
+from tests.support import stop_background, current_sched  # noqa: E402  (after GPM_DEBUG: locks.py reads it at import)
 
 
 def _gpm_threads():
@@ -57,13 +57,13 @@ def _plain_schedule_for_policy_tests(request, monkeypatch):
 def no_leftover_runtime():
     """DESIGN.md failure rules: after gpm.run returns no runtime thread is left."""
     yield
-    _sched.stop_background()
+    stop_background()
     leftovers = _gpm_threads()
     for t in leftovers:          # give exiting threads a moment to finish, bounded
         t.join(2.0)
     leftovers = _gpm_threads()
     assert not leftovers, f"runtime threads left running: {[t.name for t in leftovers]}"
-    assert _sched.current_sched() is None, "a gpm runtime is still registered"
+    assert current_sched() is None, "a gpm runtime is still registered"
 
 
 @pytest.fixture(params=[1, 2, 4], ids=lambda n: f"procs{n}")

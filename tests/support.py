@@ -11,11 +11,13 @@ from gpm._runtime import timers as rtimers
 from gpm._runtime.clock import current_sched, getg, nanotime
 from gpm._runtime import clock as rclock
 from gpm._runtime.sched import Sched
+from gpm._runtime.api import stop_background, start_runtime
 from gpm._runtime import sched as rsched
 from gpm._runtime.g import G, Gstatus, casgstatus, TRANSITIONS
 from gpm._runtime.sudog import Sudog, current_waiter, note_plain, wake_all
 from gpm._runtime import chan as rchan
 from gpm._runtime import select as rselect
+from gpm._runtime.timers import RTimer
 from gpm._runtime.errors import FatalError
 from gpm._runtime import netpoll
 from gpm._runtime.netpoll_epoll import Netpoll
@@ -34,10 +36,16 @@ def examples(n):
     return max(10, n // 6) if MUTATION else n
 
 
-__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "current_sched", "Sched", "getg", "FakeG", "jain", "gpm_threads",
+__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "RTimer", "current_sched", "Sched", "getg", "nanotime",
+           "stop_background", "start_runtime", "internal_g", "FakeG", "jain", "gpm_threads",
            "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
            "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
            "current_waiter", "note_plain", "wake_all", "rchan", "rselect", "rclock", "nanotime"]
+
+
+def internal_g(h):
+    """The runtime's G behind a public Goroutine handle (status, waitreason, sched, ...)."""
+    return h._g
 
 
 class FakeG:
@@ -142,12 +150,14 @@ def wait_blocked(q, n=1, timeout=5.0):
 
 def wait_parked(h, reason, limit=10.0):
     """Wait until goroutine ``h`` is parked with wait reason ``reason``."""
-    wait_until(lambda: getattr(h, "waitreason", None) == reason, limit, f"goroutine parked on {reason!r}")
+    g = internal_g(h)
+    wait_until(lambda: g.waitreason == reason, limit, f"goroutine parked on {reason!r}")
 
 
 def wait_io(h, limit=5.0):
     """Wait until goroutine ``h`` is parked on the netpoller."""
-    wait_until(lambda: getattr(h, "waitreason", None) == "IO wait" and h.status == 4, limit,
+    g = internal_g(h)
+    wait_until(lambda: g.waitreason == "IO wait" and g.status == 4, limit,
                "goroutine parked in IO wait")
 
 

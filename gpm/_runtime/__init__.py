@@ -18,6 +18,7 @@ tests/api/test_layering.py checks it and that the import graph has no cycle):
       debugflags.py  GPM_MAXPROCS / GPM_DEBUG parsed once
       duration.py    validation of durations and timeouts
       clock.py       nanotime, getg, current_sched, and the registry of running runtimes
+      gcpace.py      GC pacing during gpm.run (full collections paced by live goroutines)
       gcpace.py      GC pacing during gpm.run: full collections scale with live goroutines
   L1  g.py           G (data only), its states and wait reasons, worker greenlets
       p.py           P and its RunQueue: runqput runqputslow runqget runqgrab

@@ -1,30 +1,62 @@
-"""The runtime surface behind ``gpm``: run, go, gosched, sleep, current, ...
+"""The runtime surface behind ``gpm`` (layer L5): run, go, gosched, sleep, current,
+Goroutine, ...
 
 Public modules (gpm/__init__.py, sync, context, net, _time) call only these
 functions and the Sudog/sema/timer primitives.
+
+This is the one place that builds and tears down a runtime:
+  start_runtime   builds a Sched, registers it (clock.py), builds its Ms and
+                  sysmon and starts them (Ctrl-C held back meanwhile);
+  teardown        after Sched.stop: joins the Ms, sysmon and syscall-pool
+                  threads (bounded), closes the netpoller once no M can use it,
+                  gives the preemption tool id back, discards what is left and
+                  releases the registration.  gpm.run's ``_shutdown`` and
+                  ``stop_background`` both use it.
+
+Goroutine is the public handle (API.md: id, done, join, repr) over the
+internal G, which stays private.  Invariants:
+  * a handle refers to its G; the G never refers to a handle (no reference
+    cycle, and a handle the caller drops is freed at once: spawn allocates no
+    object that outlives ``gpm.go`` but the G).  Handles of one G compare equal
+    and hash alike (``gpm.go`` and ``gpm.current()`` make one each);
+  * ``_bg_lock`` (rank "bg") serializes starting the background runtime;
+  * a runtime's threads are started by ``start_threads`` and joined by
+    ``join_threads`` only: sysmon first, then the Ms; the Ms are joined only
+    once every M's ``start()`` returned (``Sysmon.ms_started``).
 """
 
 import functools
 import os
+import signal
 import sys
+import threading
 import time
-from typing import Any, Callable, ParamSpec, TypeVar
+import logging
+from typing import Any, Callable, Generic, ParamSpec, TypeVar
 
 from greenlet import getcurrent
 
 from . import clock as _clock
 from . import gcpace as _gcpace
+from . import preempt as _preempt
 from . import sched as _s
 from .debugflags import default_procs
 from .locks import new_lock
-from .duration import check_duration
-from .g import G, WaitReason, WorkerGreenlet
+from .duration import check_duration, check_timeout
+from .g import WaitReason, WorkerGreenlet
+from .m import mstart
+from .sudog import current_waiter
+from .sysmon import Sysmon, start_sysmon
 from .timers import RTimer, modtimer
+from .trace import serve_stack_reqs, write_stderr
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime"]
+__all__ = ["duration", "run", "go", "gosched", "sleep", "current", "gomaxprocs", "num_goroutine", "ensure_runtime",
+           "Goroutine", "start_runtime", "stop_background"]
+
+log = logging.getLogger("gpm")
 
 _bg_lock = new_lock("bg")
 _getframe = sys._getframe
@@ -54,6 +86,185 @@ def _created_at(depth):
     return (f.f_code.co_filename, f.f_lineno, f.f_code.co_qualname)
 
 
+class Goroutine(Generic[T]):
+    """A goroutine's handle (API.md): ``id``, ``done()``, ``join(timeout=None)``.
+
+    ``Goroutine[T]`` for type checkers, where ``join()`` returns ``T``.  Two
+    handles of one goroutine are equal (``gpm.go``'s and ``gpm.current()``'s);
+    the internal G is not reachable through a public name.
+    """
+
+    __slots__ = ("_g", "__weakref__")
+
+    def __init__(self, gp):
+        self._g = gp
+
+    @property
+    def id(self) -> int:
+        return self._g.goid
+
+    def done(self) -> bool:
+        """True once the goroutine's function has returned or raised."""
+        return self._g._done
+
+    def join(self, timeout: float | None = None) -> T:
+        """Wait for the goroutine to finish and return its result.
+
+        Works from a goroutine (parks it) or a plain thread (blocks it).
+        Raises TimeoutError if ``timeout`` seconds pass first.  If the
+        goroutine raised, its exception is raised here too (the run is
+        aborted by it regardless: joining does not catch a panic).  Raises
+        RuntimeError ("... was discarded ...") at once if the goroutine was
+        still alive when its runtime stopped (Go: program exit), or when that
+        happens while waiting.
+        """
+        timeout = check_timeout(timeout, "Goroutine.join: timeout")
+        gp = self._g
+        if not gp._done:
+            lock = gp.sched.allglock
+            lock.acquire()
+            if not gp._done and not gp.discarded:
+                sg = current_waiter()
+                if sg.g is gp:
+                    lock.release()
+                    raise RuntimeError(f"goroutine {gp.goid} cannot join itself")
+                if gp.joiners is None:
+                    gp.joiners = []
+                gp.joiners.append(sg)
+                if not sg.block(lock, WaitReason.JOIN, timeout, functools.partial(_join_cancel, gp)):
+                    raise TimeoutError(f"join: goroutine {gp.goid} still running after {timeout}s")
+            else:
+                lock.release()
+            if gp.discarded and not gp._done:
+                raise RuntimeError(f"join: goroutine {gp.goid} was discarded: its runtime stopped "
+                                   "(gpm.run returned) before it finished")
+        if gp.exc is not None:
+            raise gp.exc
+        return gp.result
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Goroutine and other._g is self._g
+
+    def __hash__(self) -> int:
+        return hash(self._g)
+
+    def __repr__(self) -> str:
+        return repr(self._g).replace("<G ", "<Goroutine ", 1)
+
+
+def _join_cancel(gp, sg) -> bool:
+    """Timeout path of join: remove ``sg`` if no waker took it yet."""
+    with gp.sched.allglock:
+        try:
+            gp.joiners.remove(sg)
+        except (ValueError, AttributeError):
+            return False
+        return True
+
+
+# -- building and tearing down a runtime ----------------------------------------
+
+def _sigint_held(fn):
+    """Run ``fn()`` with SIGINT's Python handler held back; call it afterwards if the signal
+    came.  Main thread with a callable handler only (elsewhere no KeyboardInterrupt lands)."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    try:
+        old = signal.getsignal(signal.SIGINT)
+    except (ValueError, AttributeError):
+        return fn()
+    if not callable(old):
+        return fn()
+    got = []
+    signal.signal(signal.SIGINT, lambda signum, frame: got.append(frame))
+    try:
+        return fn()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got:
+            old(signal.SIGINT, got[0])
+
+
+def start_runtime(procs, background=False, seed=None):
+    """Build and register a Sched: gpm.run's, or (``background``) gpm.go's outside
+    gpm.run.  Raises RuntimeError if one of that kind is running.  Its threads
+    start with ``start_threads``."""
+    sched = _s.Sched(procs, background=background, seed=seed, serve_stack_reqs=serve_stack_reqs)
+    _clock.register(sched, background)
+    _s.set_debug_flags(sched)
+    if sched.randomize:
+        write_stderr(f"gpm: GPM_DEBUG randomize=1 seed={sched.seed} "
+                     f"(replay: GPM_DEBUG=randomize=1,seed={sched.seed})\n")
+    return sched
+
+
+def start_threads(sched):
+    """Build sysmon and the Ms and start them: sysmon first, so it watches the Ps
+    (preemption, blockwarn) from the first G on (on a free-threaded build M0 runs the
+    main G at once and this thread's ``Thread.start()`` of the next M may not return
+    until that G blocks: 180-280 ms, issue 10).  ``sysmon.ms_started`` is set once
+    every M's start() returned; the teardown joins the Ms only after it (joining a
+    Thread whose start() has not returned raises RuntimeError: issue 10 bug 2).  A
+    Ctrl-C meanwhile is held until every thread started (``_sigint_held``): one
+    landing inside ``Thread.start()`` left a started M nobody joined (bug 4)."""
+    for pp in sched.allp:
+        t = threading.Thread(target=mstart, args=(sched, pp), name=f"gpm-M{pp.id}", daemon=True)
+        sched.ms.append(t)
+    sched.sysmon = Sysmon(sched)
+    sched.preexisting = frozenset(threading.enumerate())
+
+    def start_all():
+        start_sysmon(sched, sched.sysmon)
+        try:
+            for t in sched.ms:
+                t.start()
+        finally:
+            sched.sysmon.ms_started.set()
+    _sigint_held(start_all)
+
+
+def join_threads(sched, timeout=5.0):
+    """Join the Ms, sysmon and the syscall pool's threads (bounded), then close the
+    netpoller (no M can use it any more) and give the preemption tool id back.
+    After Sched.stop.  Any thread but those."""
+    deadline = time.monotonic() + timeout
+    me = threading.current_thread()
+    sm = sched.sysmon
+    threads = []
+    if sm is not None and sm.thread is not None:
+        threads.append(sm.thread)
+        if sm.ms_started.wait(timeout):       # else an M's start() still runs: leave the Ms
+            threads.extend(sched.ms)
+    if sched.syscall_pool is not None:
+        threads.extend(sched.syscall_pool.threads())
+    for t in threads:
+        if t is me or t.ident is None:
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            log.warning("gpm: thread %s did not stop within %.1fs (a goroutine is blocking it)",
+                        t.name, timeout)
+    np = sched.netpoller
+    ms_done = (sm is None or sm.ms_started.is_set()) and not any(t.is_alive() for t in sched.ms)
+    if np is not None and ms_done:
+        np.close()
+    if sm is not None and sm.preempt and not (sm.thread is not None and sm.thread.is_alive()):
+        _preempt.release()
+
+
+def stop_background(timeout=5.0):
+    """Stop the background runtime (if any): join its threads, discard its
+    goroutines, release it.  Tests, fork and atexit; any thread."""
+    sched = _clock.runtimes()[1]
+    if sched is None:
+        return
+    sched.finish()
+    join_threads(sched, timeout)
+    sched.discard_all()
+    _clock.release(sched)
+    sched.run_exit_hooks()           # as gpm.run's end does (gpm.signal restores its handlers)
+
+
 def run(main: Callable[..., T], *args: Any, procs: int | None = None, **kwargs: Any) -> T:
     """Run ``main(*args, **kwargs)`` as goroutine 1 on ``procs`` Ps; return its result."""
     if type(getcurrent()) is WorkerGreenlet:
@@ -61,13 +272,13 @@ def run(main: Callable[..., T], *args: Any, procs: int | None = None, **kwargs: 
     if not callable(main):
         raise TypeError(f"gpm.run: main must be callable, got {type(main).__name__}")
     procs = _check_procs(procs)
-    sched = _s.start_runtime(procs)
+    sched = start_runtime(procs)
     interrupted = None
     try:
         _gcpace.enter(sched)            # full GCs paced by live goroutines (gcpace.py)
         gp = sched.newproc(main, args, kwargs, _created_at(2))
         gp.is_main = True
-        sched.start()
+        start_threads(sched)
         done = sched.done
         while not done.acquire(True, 0.05):
             if sched.main_calls:        # racy hint; run_main_calls takes the lock
@@ -101,11 +312,12 @@ def _shutdown(sched):
     release, so the next gpm.run works (issue 8, bug 5).
     """
     caught = None
-    release = functools.partial(_s.release_runtime, sched)
-    for step in (sched.stop, sched.join_threads, sched.discard_all, release):
+    release = functools.partial(_clock.release, sched)
+    join = functools.partial(join_threads, sched)
+    for step in (sched.stop, join, sched.discard_all, release):
         # Each step is idempotent: retried if an interrupt cut it short, except
         # the join, which a second Ctrl-C means to cut short.
-        for _ in range(1 if step is sched.join_threads else 3):
+        for _ in range(1 if step is join else 3):
             try:
                 step()
                 break
@@ -124,20 +336,22 @@ def ensure_runtime() -> Any:
     with _bg_lock:
         sched = _clock.plain_sched()
         if sched is None:
-            sched = _s.start_runtime(default_procs(), background=True)
-            sched.start()
+            sched = start_runtime(default_procs(), background=True)
+            start_threads(sched)
     return sched
 
 
-def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> G[T]:
+def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Goroutine[T]:
     """Spawn a goroutine running fn(*args, **kwargs); return its Goroutine handle."""
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
-    pp = getattr(getcurrent(), "pp", None)          # set on Ms' greenlets only
+    cur = getcurrent()
+    pp = getattr(cur, "pp", None)                   # set on Ms' greenlets only
     sched = pp.sched if pp is not None else (_clock.plain_sched() or ensure_runtime())
     f = _getframe(1)
     code = f.f_code
-    return sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname))
+    return Goroutine(sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname),
+                                   cur))
 
 
 gosched: Callable[[], None] = _s.gosched
@@ -222,9 +436,10 @@ def sleep(seconds: float) -> None:
     _s.gopark(st, WaitReason.SLEEP)   # arms the timer once the G is WAITING (see _SleepTimer)
 
 
-def current() -> G[Any] | None:
+def current() -> Goroutine[Any] | None:
     """The running Goroutine, or None on a plain thread."""
-    return getattr(getcurrent(), "gp", None)
+    gp = getattr(getcurrent(), "gp", None)
+    return None if gp is None else Goroutine(gp)
 
 
 def _sched_or_error(name):

@@ -1,4 +1,7 @@
-"""G: a goroutine, its states and wait reasons.
+"""G (layer L1, data only): a goroutine, its states and wait reasons.
+
+The public handle is api.Goroutine (it refers to the G, never the reverse); joining and everything
+that parks lives above this module, which imports only L0 modules.
 
 A G is *free* from ``newproc`` until it first runs: it has no greenlet and may
 sit in any P's queue or in the global queue, and thieves may move it.  On its
@@ -24,13 +27,14 @@ Field guards:
                                        written by the G, dropped at goexit
   discarded                            guarded by ``sched.allglock``; set once by
                                        Sched.discard when the run ends with the G alive
+                                       (api.Goroutine), or lazily by api.current
 """
 
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import greenlet
 
-from .duration import check_timeout as _check_timeout
+from .errors import FatalError
 
 
 __all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet", "casgstatus", "TRANSITIONS"]
@@ -38,18 +42,17 @@ __all__ = ["G", "Gstatus", "WaitReason", "WorkerGreenlet", "G0Greenlet", "casgst
 
 class Gstatus:
     """G states, numbered as Go's runtime2.go."""
-    IDLE = 0        # created, never ran (a free G)
     RUNNABLE = 1    # in a run queue
     RUNNING = 2     # on an M
     SYSCALL = 3     # parked in gpm.syscall
     WAITING = 4     # parked (gopark) with a wait reason
     DEAD = 6        # finished
 
-    NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead"}
+    NAMES = {1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead"}
 
 
 # Legal G status transitions and who performs each (docs/ARCHITECTURE.md, "G states").
-# A G is born RUNNABLE (newproc); IDLE is never stored (Go's _Gidle lasts only inside newproc).
+# A G is born RUNNABLE (newproc): Go's _Gidle lasts only inside newproc, so gpm has no such state.
 TRANSITIONS = {
     (Gstatus.RUNNABLE, Gstatus.RUNNING): "execute: the M of the P that took it from a queue",
     (Gstatus.RUNNING, Gstatus.RUNNABLE): "gosched: the G itself, on its own M",
@@ -83,7 +86,6 @@ def casgstatus(gp, old, new):
 
 
 def _badstatus(gp, msg):
-    from .errors import FatalError
     fe = FatalError("gpm: fatal error: " + msg)
     sched = getattr(gp, "sched", None)
     if sched is not None:
@@ -126,12 +128,9 @@ class G0Greenlet(greenlet.greenlet):
     pp: Any                         # its M's P (set once)
 
 
-T = TypeVar("T")
-
-
-class G(Generic[T]):
-    """A goroutine.  Exposed to users as ``gpm.Goroutine`` (id, done, join);
-    ``Goroutine[T]`` for type checkers, where ``join()`` returns ``T``."""
+class G:
+    """A goroutine (Go's g): what the scheduler, channels and dumps see.
+    Users see it only through its handle (api.Goroutine)."""
 
     __slots__ = (
         "goid", "fn", "args", "kwargs", "parent", "created",
@@ -167,62 +166,6 @@ class G(Generic[T]):
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)
         self.sudog = None             # the Sudog its channel ops reuse (sudog.park_on; the G's own)
 
-    # -- public handle (gpm.Goroutine) ------------------------------------
-
-    @property
-    def id(self) -> int:
-        return self.goid
-
-    def done(self) -> bool:
-        """True once the goroutine's function has returned or raised."""
-        return self._done
-
-    def join(self, timeout: float | None = None) -> T:
-        """Wait for the goroutine to finish and return its result.
-
-        Works from a goroutine (parks it) or a plain thread (blocks it).
-        Raises TimeoutError if ``timeout`` seconds pass first.  If the
-        goroutine raised, its exception is raised here too (the run is
-        aborted by it regardless: joining does not catch a panic).  Raises
-        RuntimeError ("... was discarded ...") at once if the goroutine was
-        still alive when its runtime stopped (Go: program exit), or when that
-        happens while waiting.
-        """
-        timeout = _check_timeout(timeout, "Goroutine.join: timeout")
-        if not self._done:
-            lock = self.sched.allglock
-            lock.acquire()
-            if not self._done and not self.discarded:
-                sg = _Sudog.current()
-                if sg.g is self:
-                    lock.release()
-                    raise RuntimeError(f"goroutine {self.goid} cannot join itself")
-                if self.joiners is None:
-                    self.joiners = []
-                self.joiners.append(sg)
-                if not sg.block(lock, WaitReason.JOIN, timeout, self._join_cancel):
-                    raise TimeoutError(f"join: goroutine {self.goid} still running after {timeout}s")
-            else:
-                lock.release()
-            if self.discarded and not self._done:
-                raise RuntimeError(f"join: goroutine {self.goid} was discarded: its runtime stopped "
-                                   "(gpm.run returned) before it finished")
-        if self.exc is not None:
-            raise self.exc
-        return self.result
-
-    def _join_cancel(self, sg) -> bool:
-        """Timeout path of join: remove ``sg`` if no waker took it yet."""
-        with self.sched.allglock:
-            try:
-                self.joiners.remove(sg)
-            except (ValueError, AttributeError):
-                return False
-            return True
-
     def __repr__(self) -> str:
         fn = getattr(self.fn, "__qualname__", None) or repr(self.fn)
-        return f"<Goroutine {self.goid} {Gstatus.NAMES.get(self.status, self.status)} {fn}>"
-
-
-from .sudog import Sudog as _Sudog   # noqa: E402  (sudog imports this module)
+        return f"<G {self.goid} {Gstatus.NAMES.get(self.status, self.status)} {fn}>"

@@ -1,8 +1,9 @@
 """The platform-free netpoller: PollDesc (Go's pollDesc), the fd table, and
 the park/ready protocol around them.  The OS part (netpoll_epoll.py) must
 provide a class with netpollopen(pd), netpollclose(pd), netpoll(timeout) ->
-[G], block(pp, timeout), wake_owner(pp), netpollbreak(), add_waiter(delta),
-close().
+[G], block(pp, timeout), wake_owner(pp), add_waiter(delta), close().  The
+scheduler reaches it only as ``Sched.netpoller`` (findrunnable's netpoll(0),
+stopm's block), set once here.
 
 One PollDesc per fd (Go: a netFD owns its pollDesc).  ``pollopen(sock)``
 makes the PollDesc of a socket gpm owns (Conn, Listener, a dial in
@@ -87,6 +88,7 @@ from .clock import nanotime
 from .errors import throw
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_lock
+from .netpoll_epoll import Netpoll
 from .timers import RTimer, modtimer, deltimer
 
 __all__ = ["PollDesc", "ClosedError", "Timeout", "READY", "netpollget", "pollopen", "wait_fd", "maybe_yield"]
@@ -137,11 +139,8 @@ def netpollget(sched):
         if np is None:
             if sched.stopping:
                 raise RuntimeError("gpm.net: the runtime is stopping")
-            from .netpoll_epoll import Netpoll
             np = Netpoll(sched)
-            sched.netpoll_block = np.block
-            sched.netpoll = np.netpoll
-            sched.netpoller = np        # published last: P.wake reads it
+            sched.netpoller = np        # published once constructed: P.wake and the Ms read it
     return np
 
 
@@ -181,19 +180,7 @@ class PollDesc:
         if d is not None and d <= nanotime():
             raise Timeout()
 
-    def prepare_read(self):
-        self.prepare(_MODE_R)
-
-    def prepare_write(self):
-        self.prepare(_MODE_W)
-
     # -- waiting -------------------------------------------------------------
-
-    def wait_read(self):
-        self.wait(_MODE_R)
-
-    def wait_write(self):
-        self.wait(_MODE_W)
 
     def wait(self, mode, deadline=_OWN):
         """Park until the fd may be ready for ``mode``; raise on close/deadline.

@@ -1,8 +1,9 @@
-"""The netpoller's OS part on Linux: netpollinit netpollopen netpollclose
-netpoll netpollbreak, on ``select.epoll`` (edge-triggered) and ``os.eventfd``.
+"""The netpoller's OS part on Linux (layer L3): netpollinit netpollopen netpollclose
+netpoll and netpollbreak (``wake_owner``), on ``select.epoll`` (edge-triggered)
+and ``os.eventfd``.
 
 One ``Netpoll`` per runtime (``Sched.netpoller``), created on first use by
-``netpoll.netpollget`` and closed by sysmon after the Ms have exited.  Each
+``netpoll.netpollget`` and closed by api.py's teardown after the Ms have exited.  Each
 fd is registered once with IN|OUT|RDHUP|ET (Go's netpollopen); events are
 mapped back to their ``PollDesc`` through ``pds`` (Go tags the epoll data with
 the pollDesc pointer and an fd sequence number; Python's epoll only carries
@@ -183,17 +184,10 @@ class Netpoll:
                 self.owner = None
 
     def wake_owner(self, pp):
-        """netpollbreak if ``pp``'s M is the poller owner.  Any thread (via P.wake)."""
+        """Go's netpollBreak, deduplicated: interrupt the blocked epoll_wait if ``pp``'s M
+        is the poller owner.  Any thread (via P.wake)."""
         with self.lock:
             if self.owner is not pp or self.break_pending or self.closed:
-                return
-            self.break_pending = True
-            os.eventfd_write(self.efd, 1)
-
-    def netpollbreak(self):
-        """Interrupt a blocked epoll_wait (Go's netpollBreak), deduplicated.  Any thread."""
-        with self.lock:
-            if self.break_pending or self.closed:
                 return
             self.break_pending = True
             os.eventfd_write(self.efd, 1)
@@ -207,7 +201,7 @@ class Netpoll:
             self.break_pending = False
 
     def close(self):
-        """Close epoll and eventfd.  Only after every M has exited (sysmon does it)."""
+        """Close epoll and eventfd.  Only after every M has exited (api.join_threads)."""
         with self.lock:
             if self.closed:
                 return

@@ -1,4 +1,4 @@
-"""P and its run queue.
+"""P and its run queue (layer L1: imports only locks).
 
 RunQueue invariants (all fields guarded by ``lock``; the lock is a leaf):
   * the local queue is, in FIFO order: the ring ``buf[head:tail]`` (mod cap),
@@ -10,10 +10,12 @@ RunQueue invariants (all fields guarded by ``lock``; the lock is a leaf):
   * only the owner P puts into ``runnext``; a thief may take a free G out of
     it (Go: other Ps may only clear it).
 
-Who may call what: ``put``, ``get`` and ``put_batch`` are the owner P's, except
-that any thread may forward pinned Gs home (``_append`` / ``_extend`` under
-the lock: goready, goready_list); ``grab`` is any P's (a thief).  Each call
-takes the lock once.
+Who may call what: ``put``, ``get``, ``yield_get``, ``perturb`` and
+``put_batch`` are the owner P's; any thread forwards readied pinned Gs home
+by taking ``lock`` itself and calling ``_append`` / ``_extend`` (sched.goready,
+runqput_home: one acquisition per batch), and then reads ``P.parked`` under
+the same lock; ``grab`` is any P's (a thief); ``snapshot`` any thread's.
+Each call takes the lock once.
 
 Cost: every operation is O(1), or O(cap) when free Gs leave the ring
 (``_take_free``: putslow, grab); the pinned overflow is never copied, so N
@@ -329,13 +331,15 @@ class P:
       timers ...                see timers.py (P.timers_lock)
       parked                    runq.lock: the M is about to sleep / sleeping on ``note``
       status                    Sched.lock (idle while in Sched.pidle)
-      curg schedtick slice_start check_global counters readybatch
-                                owner M only; read racily by stats/sysmon
+      curg schedtick slice_start slice_exec check_global counters readybatch
+      g0 free_workers last_sched curg_since longest_hold
+                                owner M only; read racily by stats/sysmon/trace
+      id sched rng note         set once at init (note: any thread wakes, the owner M sleeps)
       preempt_req               preempt._lock (a pending preemption request, preempt.py)
     """
 
     __slots__ = (
-        "id", "sched", "runq", "m", "note", "parked", "status", "curg", "g0",
+        "id", "sched", "runq", "note", "parked", "status", "curg", "g0",
         "schedtick", "slice_start", "slice_exec", "check_global", "rng", "free_workers",
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
@@ -347,7 +351,6 @@ class P:
         self.id = pid
         self.sched = sched
         self.runq = RunQueue()
-        self.m = None                 # the M driving this P (P_i <-> M_i)
         self.note = Note()            # the M sleeps here when idle
         self.parked = False           # guarded by runq.lock
         self.status = Pstatus.RUNNING
@@ -381,6 +384,26 @@ class P:
         self.preempted = 0            # Gs preempted on this P (owner only)
         self.readybatch = None        # owner M only: a list while it fires its own timers
                                       # (goready collects there; timers.py readies it in order)
+
+    def runqput_next(self, gp):
+        """Readied ``gp`` (pinned here) into runnext; free Gs a full ring spills go
+        global.  Owner M only (goready on the G's home M: Go's locality rule)."""
+        batch = self.runq.put(gp, True)
+        if batch:
+            sched = self.sched
+            sched.globrunqputbatch(batch)
+            sched.wakep()
+
+    def put_ready(self, gs):
+        """Readied Gs pinned to this P, in order.  Owner M only (timers.py fires
+        this P's timers: a lone G takes runnext, several go to the tail in fire order)."""
+        if len(gs) == 1:
+            self.runqput_next(gs[0])
+            return
+        q = self.runq
+        q.lock.acquire()
+        q._extend(gs)
+        q.lock.release()
 
     def wake(self):
         """Wake this P's M if it sleeps (on its note, or in the netpoller).  Any thread.

@@ -89,6 +89,7 @@ from greenlet import getcurrent
 from .g import WaitReason
 from .clock import nanotime
 from .locks import new_lock
+from .sched import Sched, TIME_SLICE, gosched
 
 __all__ = [
     "SUPPORTED", "MODE", "PreemptReq", "available", "preempt_tick", "request", "cancel",
@@ -208,7 +209,6 @@ def register_callouts(*fns):
 def _gmain():
     global _gmain_code
     if _gmain_code is None:
-        from .sched import Sched
         _gmain_code = Sched.gmain.__code__
     return _gmain_code
 
@@ -436,7 +436,6 @@ def preempt_tick(sched, now, force=False):
     Returns the list of P ids a request was made for this round.  sysmon
     thread.  ``force`` requests it for every running G (the run is stopping).
     """
-    from .sched import TIME_SLICE
     made = []
     for pp in sched.allp:
         req = pp.preempt_req
@@ -460,7 +459,6 @@ def preempt_tick(sched, now, force=False):
 def _refresh(sched, req, now):
     """A pending request: drop an unanswered global arm, re-arm an empty one."""
     global _nglobal
-    from .sched import TIME_SLICE
     with _lock:
         if req.pp.preempt_req is not req:
             return
@@ -475,7 +473,6 @@ def _refresh(sched, req, now):
 def next_check(sched, now):
     """When sysmon should look again: the earliest end of a running G's time
     slice, or for a G already past it, its P's next timer.  sysmon thread."""
-    from .sched import TIME_SLICE
     if _failed:
         return _INF
     t = _INF
@@ -544,7 +541,6 @@ def _narrow(req, frame):
 
 def _preempt_yield(gp):
     """Yield the P as gosched does, marked as preempted (dumps show it)."""
-    from .sched import gosched
     now = nanotime()
     gp.waitreason = WaitReason.PREEMPTED
     gp.waitsince = now

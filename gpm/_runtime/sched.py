@@ -1,9 +1,24 @@
-"""Sched (Go's schedt) and the scheduler: schedule, findrunnable, execute,
-gopark, goready, gosched, newproc, wakep, stopm, checkdead.
+"""Sched (Go's schedt) and the scheduler (layer L2): schedule, findnext,
+findrunnable, run_on, gopark, goready, gosched, newproc, wakep, stopm, checkdead.
 
 Shape (docs/ARCHITECTURE.md has the picture): ``procs`` Ps, each driven for
 the runtime's whole life by its own M thread, which runs ``schedule`` on its
 g0 greenlet.  Goroutines are free until first run, then pinned to their P.
+This module imports only L0/L1 modules; api.py builds the Ms and sysmon and
+tears them down, and injects what the scheduler calls upward
+(``serve_stack_reqs``); the netpoller is reached as ``Sched.netpoller``.
+
+The switch (every path goes through the same two functions):
+  findnext(pp, now)   what runs next: hold-time accounting, stack requests,
+                      timers, the global queue every 61st tick, the local
+                      queue (runnext inherits the slice).  Used by schedule
+                      on g0, by gopark and goexit (gmain) on the leaving
+                      goroutine's stack, by gosched (``yielding``).
+  run_on(pp, gp, ...) Go's execute plus the switch: pin a free G to a worker
+                      greenlet, account, switch; from g0 or a goroutine's stack.
+  Anything findnext cannot answer on a goroutine's stack (a due timer,
+  stopping, an empty local queue) goes to g0, whose ``schedule`` continues
+  with ``findrunnable`` (netpoll, steal, other Ps' timers, stopm).
 
 Sched fields and their guards:
   lock          guards runq/runqsize, pidle/npidle, nmspinning, P.status,
@@ -36,6 +51,7 @@ Parking an idle M (stopm), step by step:
 """
 
 import _thread
+import atexit
 import collections
 import contextvars
 import logging
@@ -44,21 +60,23 @@ import random
 import sys
 import threading
 import time
+import traceback
 
 import greenlet
 from greenlet import getcurrent, GreenletExit
 
 from . import clock
-from .clock import nanotime, getg, current_sched
-from .errors import Deadlock, FatalError
+from .clock import nanotime
+from .debugflags import parse_debug
+from .errors import Deadlock, FatalError, throw
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
 from .locks import new_lock, new_sema
 from .p import P, Pstatus
 from .timers import check_timers, run_timers
 
 __all__ = [
-    "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "start_runtime",
-    "stop_background", "note_foreign_thread", "raw_thread_delta",
+    "Sched", "gopark", "goready", "goready_list", "runqput_home", "gosched", "findnext", "run_on",
+    "set_debug_flags", "note_foreign_thread", "background_busy", "fork_child_exit", "raw_thread_delta",
 ]
 
 log = logging.getLogger("gpm")
@@ -108,9 +126,7 @@ _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
 
 
 class Sched:
-    def __init__(self, procs, background=False, debug=None, seed=None):
-        from .debugflags import parse_debug
-        import os
+    def __init__(self, procs, background=False, debug=None, seed=None, serve_stack_reqs=None):
         self.lock = new_lock("sched")
         self.allglock = new_lock("allg")
         self.procs = procs
@@ -136,17 +152,20 @@ class Sched:
         self.nmspinning = 0
         self.nsyscall = 0                     # goroutines inside gpm.syscall (guarded by lock)
         self.netpoll_waiters = 0              # goroutines parked on the netpoller (netpoll owns it)
-        self.netpoll = None                   # netpoll(timeout) -> [G], installed by the netpoller
-        self.netpoller = None                 # netpoll_epoll.Netpoll, created on first use (netpoll.py)
+        self.netpoller = None                 # netpoll_epoll.Netpoll, created on first use (netpoll.netpollget;
+                                              # set once, under netpoll's init lock; read racily: one reference)
         self.foreign = {}                     # plain threads that used gpm objects: ident -> Thread
-        self.preexisting = None               # threads alive when start() ran (set once there)
+        self.preexisting = None               # threads alive when api started the Ms (set once there)
         self.allgs = {}                       # goid -> live G (guarded by allglock)
         self.goidgen = 1
         self.stopping = False
         self.forked = False                   # set in a fork child: this runtime's threads are gone there
         self.start_time = nanotime()
-        self.ms = []                          # M threads
-        self.sysmon = None
+        self.ms = []                          # M threads (set by api.start_runtime before any starts)
+        self.sysmon = None                    # the Sysmon (set by api.start_runtime)
+        # Answers goroutine-stack requests at scheduling points (trace.serve_stack_reqs,
+        # injected by api: the scheduler does not import the tracer).
+        self.serve_stack_reqs = serve_stack_reqs or _no_stack_server
         self.sysmon_deep = False              # sysmon sleeps until a P leaves idle (guarded by lock)
         self.syscall_pool = None
         # outcome of a gpm.run (guarded by lock; set once)
@@ -156,33 +175,7 @@ class Sched:
         self.main_result = None
         self.panic_exc = None                 # first uncaught goroutine exception / Deadlock / FatalError
 
-    # -- starting and stopping --------------------------------------------
-
-    def start(self):
-        """Start sysmon, then the Ms.  Sysmon's thread starts first, so it watches the Ps
-        (preemption, blockwarn) from the first G on: on a free-threaded build M0 runs the main
-        G at once and this thread's ``Thread.start()`` of the next M may not return until that
-        G blocks (a thread woken while another runs Python waited 180-280 ms there, issue 10).
-        Sysmon joins the Ms at the end only after ``ms_started`` is set (joining a Thread
-        whose start() has not returned raises RuntimeError: issue 10 bug 2).  A Ctrl-C
-        meanwhile is held until every thread started (``_sigint_held``): one landing inside
-        ``Thread.start()`` left a started M nobody joined (bug 4)."""
-        from .m import mstart
-        from .sysmon import Sysmon, start_sysmon
-        for pp in self.allp:
-            t = threading.Thread(target=mstart, args=(self, pp), name=f"gpm-M{pp.id}", daemon=True)
-            self.ms.append(t)
-        self.sysmon = Sysmon(self)
-        self.preexisting = frozenset(threading.enumerate())
-
-        def start_all():
-            start_sysmon(self, self.sysmon)
-            try:
-                for t in self.ms:
-                    t.start()
-            finally:
-                self.sysmon.ms_started.set()
-        _sigint_held(start_all)
+    # -- stopping (api.py starts the threads and joins them) --------------
 
     def stop(self):
         """Begin shutdown: every M leaves its loop at its next schedule.  Any thread."""
@@ -239,21 +232,6 @@ class Sched:
         for fn in hooks:
             fn()
 
-    def join_threads(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        me = threading.current_thread()
-        threads = list(self.ms)
-        if self.sysmon is not None and self.sysmon.thread is not None:
-            threads.append(self.sysmon.thread)
-        if self.syscall_pool is not None:
-            threads.extend(self.syscall_pool.threads())
-        for t in threads:
-            if t is me or t.ident is None:
-                continue
-            t.join(max(0.0, deadline - time.monotonic()))
-            if t.is_alive():
-                log.warning("gpm: thread %s did not stop within %.1fs (a goroutine is blocking it)",
-                            t.name, timeout)
 
     # -- discarding goroutines at exit (Go: the program exits) ----------------
 
@@ -283,7 +261,7 @@ class Sched:
             gs = [gp for gp in self.allgs.values() if gp.status != Gstatus.RUNNING]
         self.discard(gs)
 
-    def unwind(self, pp):
+    def unwind(self, pp, withdraw=None):
         """Unwind every greenlet of ``pp``'s M before its thread exits.  Owner M
         only, after ``schedule`` returned (its g0 is dead).
 
@@ -296,6 +274,8 @@ class Sched:
         own M.  One that parks again while unwinding is thrown into again, up to
         UNWIND_TRIES times, then left (logged).  A G inside gpm.syscall is left
         to its pool thread (its greenlet stays until the call returns).
+        ``withdraw(gr)``, if given, runs first on each discarded G's parked stack
+        (m.py withdraws its channel waits).
         """
         fw = pp.free_workers
         idle = list(fw)
@@ -311,10 +291,11 @@ class Sched:
             gr = gp.gr
             if gr is None or not gp.discarded:
                 continue
-            try:
-                _withdraw_chan_waits(gr)
-            except Exception:                  # noqa: BLE001 - best effort; the unwind goes on
-                log.exception("gpm: withdrawing the channel waits of goroutine %d failed", gp.goid)
+            if withdraw is not None:
+                try:
+                    withdraw(gr)
+                except Exception:              # noqa: BLE001 - best effort; the unwind goes on
+                    log.exception("gpm: withdrawing the channel waits of goroutine %d failed", gp.goid)
             status = gp.status
             for _ in range(UNWIND_TRIES):
                 if gr.dead:
@@ -336,20 +317,24 @@ class Sched:
 
     # -- goroutine creation and exit ---------------------------------------
 
-    def newproc(self, fn, args, kwargs, created=None):
+    def newproc(self, fn, args, kwargs, created=None, cur=None):
         """Create a G running fn(*args, **kwargs) and queue it.  Any thread.
 
         ``kwargs`` may be None (no keyword arguments: saves a dict per G).
+        ``cur``: the caller's ``getcurrent()`` if it has it (gpm.go).
 
         On an M it goes into the current P's runnext (the spawner keeps
         running, the new G runs next: Go's newproc); from a plain thread it
         goes to the global queue.  Then wakep, so an idle P can steal it.
         """
-        cur = getcurrent()
+        if cur is None:
+            cur = getcurrent()
         pp = getattr(cur, "pp", None)
         parent = getattr(cur, "gp", None)
         ctx = _copy_context()                 # asyncio's Task rule (API.md "Goroutine context")
-        with self.allglock:
+        lock = self.allglock
+        lock.acquire()                        # not ``with``: half the cost on this hot path
+        try:
             if self.stopping and type(cur) is not G0Greenlet:
                 # Checked under allglock, which discard_all takes after stopping
                 # is set: a G is either registered before it (and discarded by it,
@@ -360,6 +345,8 @@ class Sched:
             self.goidgen = goid + 1
             gp = G(self, goid, fn, args, kwargs, parent.goid if parent is not None else 0, created, ctx)
             self.allgs[goid] = gp
+        finally:
+            lock.release()
         if pp is not None and pp.sched is self:
             pp.spawned += 1
             batch = pp.runq.put(gp, True)
@@ -406,7 +393,6 @@ class Sched:
         if self.background:
             # No gpm.run to re-raise from: report it as threading.excepthook does
             # for a thread; join() on the goroutine re-raises it.
-            import traceback
             print(f"gpm: exception in goroutine {gp.goid}:", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)
             return
@@ -469,95 +455,33 @@ class Sched:
     # -- the scheduler loop (runs on each M's g0) --------------------------
 
     def schedule(self, pp):
-        """The M's loop: find a runnable G, execute it, repeat until stopping."""
-        runq_get = pp.runq.get
+        """The M's loop on g0: findnext, else findrunnable; run_on; repeat until stopping.
+
+        A free G that a goroutine's stack could not start (run_on: no free worker)
+        arrives here as ``handoff`` = (gp, inherit, now) and is started on a new worker.
+        """
+        g0 = pp.g0
         findrunnable = self.findrunnable
-        execute = self.execute
         handoff = None
         while True:
-            if type(handoff) is G:
-                # A fast path (switch_away) picked a free G and already ran
-                # execute's bookkeeping, but a new greenlet must start here on
-                # g0: a greenlet started from a goroutine's stack would inherit
-                # that stack's recursion depth, and chains of them overflow.
-                gp = handoff
-                handoff = self.newworker(pp, gp).switch(gp)
-                continue
-            if pp.stack_reqs:
-                serve_stack_reqs(pp)
-            now = nanotime()
-            if pp.curg is not None:
-                # The G that switched back here ran from curg_since to now.
-                held = now - pp.curg_since
-                if held > pp.longest_hold:
-                    pp.longest_hold = held
-                pp.curg = None
-            pp.last_sched = now
-            if self.stopping:
-                return
-            gp = None
-            if pp.timer0 <= now:
-                check_timers(pp, now)
-            if self.runqsize and (pp.check_global or pp.schedtick % GLOBAL_CHECK_TICKS == 0):
-                gp = self.globrunqget(pp, 1)
-                inherit = False
-            pp.check_global = False
-            if gp is None:
-                # Local queue; runnext inherits the slice while it lasts.
-                if _randomize:
-                    pp.runq.perturb(pp.rng)
-                gp, inherit = runq_get(now - pp.slice_start < TIME_SLICE if not _seeded
-                                       else pp.executed - pp.slice_exec < SEEDED_SLICE)
+            if handoff:
+                gp, inherit, now = handoff
+            else:
+                now = nanotime()
+                gp, inherit = findnext(pp, now, True)
                 if gp is None:
                     gp, inherit = findrunnable(pp)
                     if gp is None:
                         return
                     now = nanotime()
-            if pp.spinning:
-                self.resetspinning(pp)
-            gr = execute(pp, gp, inherit, now)
-            if gr is None:
-                handoff = self.newworker(pp, gp).switch(gp)
-            else:
-                handoff = gr.switch()
+                if pp.spinning:
+                    self.resetspinning(pp)
+            handoff = run_on(pp, gp, inherit, now, g0)
 
-    def execute(self, pp, gp, inherit, now):
-        """Go's execute, minus the switch: account the G as running on ``pp``.
-
-        Returns the G's greenlet, or None for a free G (the caller pins it to
-        ``pp`` with a worker greenlet and switches in with ``gr.switch(gp)``).
-        Owner M only.
-        """
-        if not inherit:
-            pp.schedtick += 1
-            pp.slice_start = now
-            pp.slice_exec = pp.executed
-        pp.executed += 1
-        pp.curg = gp
-        pp.curg_since = now
-        if _checks:
-            casgstatus(gp, Gstatus.RUNNABLE, Gstatus.RUNNING)
-        else:
-            gp.status = Gstatus.RUNNING
-        return gp.gr
-
-    def newworker(self, pp, gp):
-        """Pin free ``gp`` to ``pp``: a worker greenlet from the free list, or a new one.
-
-        On g0 only when it may create one (see ``start_fresh``)."""
-        gp.pp = pp
-        fw = pp.free_workers
-        if fw:
-            gr = fw.pop()
-        else:
-            gr = WorkerGreenlet(self.gmain, pp.g0)
-            gr.pp = pp
-        gr.gp = gp
-        gp.gr = gr
-        return gr
 
     def findrunnable(self, pp):
-        """The slow part of Go's findRunnable: global, netpoll, steal, idle.
+        """The slow part of Go's findRunnable (after findnext found nothing): local,
+        global, netpoll, steal, other Ps' timers, idle (stopm).  On g0 only.
 
         Returns (gp, inherit) or (None, False) when the runtime stops.
         """
@@ -565,7 +489,7 @@ class Sched:
             if self.stopping:
                 return None, False
             if pp.stack_reqs:
-                serve_stack_reqs(pp)          # an idle M is woken for a dump's snapshot
+                self.serve_stack_reqs(pp)     # an idle M is woken for a dump's snapshot
             now = nanotime()
             if pp.timer0 <= now:
                 check_timers(pp, now)
@@ -576,11 +500,11 @@ class Sched:
                 gp = self.globrunqget(pp, 0)
                 if gp is not None:
                     return gp, False
-            netpoll = self.netpoll
-            if netpoll is not None and self.netpoll_waiters:
-                ready = netpoll(0.0)
+            np = self.netpoller
+            if np is not None and self.netpoll_waiters:
+                ready = np.netpoll(0.0)
                 if ready:
-                    self.injectglist(ready)
+                    goready_list(ready)
                     continue
             # Steal: only if already spinning or spinners are under half the busy Ps.
             if pp.spinning or 2 * self.nmspinning < self.procs - self.npidle:
@@ -660,18 +584,6 @@ class Sched:
                 return None
         return None
 
-    def injectglist(self, gs):
-        """Ready a list of Gs (netpoll results): pinned ones go home in one
-        batch per P (goready_list), free ones to the global queue."""
-        free = [gp for gp in gs if gp.pp is None]
-        if free:
-            pinned = [gp for gp in gs if gp.pp is not None]
-            self.globrunqputbatch(free)
-            self.wakep()
-        else:
-            pinned = gs
-        if pinned:
-            goready_list(pinned)
 
     def stopm(self, pp):
         """Idle this P's M until woken (see module doc for the protocol)."""
@@ -706,16 +618,17 @@ class Sched:
             t0 = min(t0, self.others_timer0(pp))
         if t0 != _INF:
             timeout = max(0.0, t0 - nanotime())
-        if self.netpoll is not None and self.netpoll_waiters:
+        np = self.netpoller
+        if np is not None and self.netpoll_waiters:
             # At most one idle M blocks in epoll (the poller owner) until an fd,
-            # its P's next timer or a wake (netpollbreak); None: another M owns it.
-            ready = self.netpoll_block(pp, timeout)
+            # its P's next timer or a wake (P.wake); None: another M owns it.
+            ready = np.block(pp, timeout)
             if ready is not None:
                 with runq.lock:
                     pp.parked = False
                 self._leave_idle(pp)
                 if ready:
-                    self.injectglist(ready)
+                    goready_list(ready)
                 return
         if timeout is None and not self.background:
             verdict = self.checkdead()
@@ -732,14 +645,6 @@ class Sched:
             pp.parked = False
         self._leave_idle(pp)
 
-    def netpoll_block(self, pp, timeout):
-        """Hook for the netpoller: block in it until ``timeout`` (None: until woken).
-
-        Returns the readied Gs, or None if another M already blocks in the
-        poller (then this M sleeps on its note).  Replaced per runtime by
-        Netpoll.block once a netpoller exists (netpoll.netpollget).
-        """
-        return None
 
     def _any_stealable(self, pp):
         for p2 in self.allp:
@@ -862,9 +767,11 @@ class Sched:
 
     # -- goroutine body ------------------------------------------------------
 
-    def gmain(self, gp):
-        """Body of a worker greenlet: run goroutines one after another."""
+    def gmain(self):
+        """Body of a worker greenlet: run goroutines one after another, starting
+        with the one run_on pinned to it (``me.gp``)."""
         me = getcurrent()
+        gp = me.gp
         pp = me.pp
         g0 = pp.g0
         goexit = self.goexit
@@ -895,166 +802,187 @@ class Sched:
             goexit(pp, gp, result, exc)
             me.gp = None
             gp = result = exc = None
-            # Schedule from here (see switch_away).  A fresh G runs right on
-            # this greenlet: no switch at all.
-            nxt = trynext(self, pp) if len(pp.free_workers) < MAX_FREE_WORKERS else None
-            if nxt is not None:
-                gp, inherit, now = nxt
-                gr = self.execute(pp, gp, inherit, now)
-                if gr is None:
-                    gp.pp = pp
-                    gp.gr = me
-                    me.gp = gp
-                    continue
-                me.gr_context = None          # an idle worker keeps no dead G's values alive
-                pp.free_workers.append(me)
-                gp = gr.switch()
-            elif len(pp.free_workers) >= MAX_FREE_WORKERS or self.stopping:
+            # Schedule from here, without g0 (one switch instead of two): a
+            # free G runs right on this worker (run_on pins it to ``me``).
+            fw = pp.free_workers
+            if len(fw) >= MAX_FREE_WORKERS:
+                return None                   # g0 takes over; this worker ends
+            now = nanotime()
+            gp, inherit = findnext(pp, now)
+            if gp is not None:
+                gp = run_on(pp, gp, inherit, now, me, True)
+            elif self.stopping:
                 return None
             else:
                 me.gr_context = None          # an idle worker keeps no dead G's values alive
-                pp.free_workers.append(me)
-                gp = g0.switch()
+                fw.append(me)
+                g0.switch()
+                gp = me.gp                    # pinned to this worker by run_on
             if gp is None:
                 return None
 
-
-def _withdraw_chan_waits(gr):
-    """Before a discarded G is unwound: withdraw the channel Sudogs on its
-    parked stack, so a channel that outlives the run (a module-level one used
-    by a later run) never hands a value to a goroutine that is gone, and does
-    not keep this runtime alive.  A plain channel Sudog is removed from the
-    channel's queues and marked as a lost select (wakers skip it: chan.claim);
-    a select's shared claim is taken, so no waker can win it.  Owner M only.
-    """
-    from .sudog import Sudog
-    seen = set()
-    f = gr.gr_frame
-    while f is not None:
-        for v in list(f.f_locals.values()):
-            if type(v) is not Sudog or id(v) in seen:
-                continue
-            seen.add(id(v))
-            if v.isselect:
-                if v.sel is not None:
-                    v.sel[0].acquire(False)
-                continue
-            c = v.c
-            lock = getattr(c, "_lock", None)
-            if lock is None or not hasattr(c, "_recvq"):
-                continue
-            with lock:
-                v.sel = _LOST_CLAIM
-                v.isselect = True
-                for q in (c._recvq, c._sendq):
-                    try:
-                        q.remove(v)
-                    except ValueError:
-                        pass
-        f = f.f_back
-
-
-# A select claim nobody can win (its lock is held forever): see _withdraw_chan_waits.
-_LOST_CLAIM: list = [new_sema(), None]
-_LOST_CLAIM[0].acquire()
-
-
 # -- the park/ready/yield primitives --------------------------------------
 
-def gopark(unlock, reason):
+def _no_stack_server(pp):
+    throw("a goroutine-stack request reached a runtime built without a stack server")
+
+
+def gopark(unlock, reason, status=Gstatus.WAITING):
     """Park the running goroutine with ``reason``; release ``unlock`` (if any) first.
 
-    Goroutine only.  Releasing before the switch is safe: a waker can only put
-    the G on its home P's queue, and only this M (busy running the G until the
-    switch) can resume it.
+    Goroutine only.  ``status``: WAITING, or SYSCALL for gpm.syscall.  ``unlock``
+    is anything with ``release()`` (a lock, api's sleep timer, syscall's
+    hand-over), called once the G has its new status.  Releasing before the
+    switch is safe: a waker can only put the G on its home P's queue, and only
+    this M (busy running the G until the switch) can resume it.  Returns when
+    the G runs again.
     """
     gr = getcurrent()
     gp = gr.gp
     gp.waitreason = reason
-    gp.waitsince = nanotime()
+    gp.waitsince = now = nanotime()
     if _checks:
-        casgstatus(gp, Gstatus.RUNNING, Gstatus.WAITING)
+        casgstatus(gp, Gstatus.RUNNING, status)
     else:
-        gp.status = Gstatus.WAITING
+        gp.status = status
     if unlock is not None:
         unlock.release()
-    switch_away(gr.pp)
-
-
-def trynext(sched, pp):
-    """The fast part of ``schedule``, run on a goroutine's own stack.
-
-    Returns (gp, inherit, now) from the local queue, or None when the full
-    scheduler on g0 is needed: stopping, a due timer, a global-queue check,
-    an empty local queue.  Owner M only.
-    """
-    now = nanotime()
-    held = now - pp.curg_since
-    if held > pp.longest_hold:
-        pp.longest_hold = held
-    pp.curg = None
-    pp.last_sched = now
-    if pp.stack_reqs:
-        serve_stack_reqs(pp)
-    if sched.stopping or pp.timer0 <= now:
-        return None
-    if sched.runqsize:
-        if pp.check_global or pp.schedtick % GLOBAL_CHECK_TICKS == 0:
-            return None
-    pp.check_global = False
-    if _randomize:
-        pp.runq.perturb(pp.rng)
-    gp, inherit = pp.runq.get(now - pp.slice_start < TIME_SLICE if not _seeded
-                              else pp.executed - pp.slice_exec < SEEDED_SLICE)
-    if gp is None:
-        return None
-    return gp, inherit, now
-
-
-def serve_stack_reqs(pp):
-    """Answer the dumps waiting for this M's goroutine stacks (trace.py).  Owner M only,
-    at a scheduling point: every greenlet of this thread but the caller's is suspended."""
-    from .trace import serve_stack_reqs as serve
-    serve(pp)
-
-
-def switch_away(pp):
-    """Leave the running (already parked or requeued) G for the next one.
-
-    Fast path: switch straight to the next local G, skipping g0 (one
-    greenlet switch instead of two); the next G may be this very G, which
-    makes the switch a no-op.  Anything else goes through g0's ``schedule``.
-    Owner M only, on a goroutine's greenlet.
-    """
-    sched = pp.sched
-    nxt = trynext(sched, pp)
+    pp = gr.pp
+    nxt, inherit = findnext(pp, now)
     if nxt is None:
         pp.g0.switch()
-        return
-    gp, inherit, now = nxt
-    gr = sched.execute(pp, gp, inherit, now)
-    if gr is None:
-        start_fresh(pp, gp)
     else:
-        gr.switch()
+        run_on(pp, nxt, inherit, now, gr)
 
 
-def start_fresh(pp, gp):
-    """Run free ``gp`` from a goroutine's stack (a fast path).
+def findnext(pp, now, on_g0=False, yielding=None):
+    """What ``pp`` runs next, from the places every switch looks first.  Owner M only.
 
-    A parked worker greenlet from the free list is resumed directly; a new
-    greenlet is started only by g0 (handed over through its switch), since
-    a greenlet started here would inherit this stack's recursion depth.
+    The one fast half of Go's findRunnable, used by every switch path:
+    ``schedule`` on g0 (``on_g0``), gopark and goexit on the leaving
+    goroutine's stack, gosched with the ``yielding`` G (RUNNABLE).  In order:
+      1. hold-time accounting of the G that leaves (``curg``), ``last_sched``;
+      2. pending goroutine-stack requests (trace.py) are answered;
+      3. stopping, or a timer due: on g0 the due timers fire here; elsewhere
+         the answer is "go to g0" (timer callbacks may spawn goroutines, and
+         a spawn must not copy the leaving goroutine's context);
+      4. the global queue, every GLOBAL_CHECK_TICKS-th tick, after a yield
+         (``check_global``) or when ``yielding`` and it holds Gs (Go's
+         Gosched puts the G on the global queue; gpm queues a pinned G at
+         its home ring's tail instead and looks at the global queue first);
+      5. the local queue: runnext inherits the time slice while it lasts
+         (TIME_SLICE, or SEEDED_SLICE executes when seeded).
+    Returns (gp, inherit), or (None, False): on g0 the caller goes on to
+    ``findrunnable`` (netpoll, steal, idle); on a goroutine's stack it
+    switches to g0.  ``yielding`` is queued behind the local queue by the time
+    this returns, unless it is itself the answer (nothing else to run).
     """
-    fw = pp.free_workers
-    if fw:
-        gr = fw.pop()
+    sched = pp.sched
+    if pp.curg is not None:
+        held = now - pp.curg_since
+        if held > pp.longest_hold:
+            pp.longest_hold = held
+        pp.curg = None
+    pp.last_sched = now
+    if pp.stack_reqs:
+        sched.serve_stack_reqs(pp)
+    if pp.timer0 <= now:
+        if not on_g0 or sched.stopping:
+            if yielding is not None:
+                _requeue(pp, yielding)
+            return None, False
+        check_timers(pp, now)
+    if sched.stopping:
+        if yielding is not None:
+            _requeue(pp, yielding)
+        return None, False
+    if sched.runqsize and (pp.check_global or yielding is not None
+                           or pp.schedtick % GLOBAL_CHECK_TICKS == 0):
+        if yielding is not None:
+            _requeue(pp, yielding)
+            yielding = None
+        pp.check_global = False
+        gp = sched.globrunqget(pp, 1)
+        if gp is not None:
+            return gp, False
+    pp.check_global = False
+    ok = (now - pp.slice_start < TIME_SLICE) if not _seeded else (pp.executed - pp.slice_exec < SEEDED_SLICE)
+    q = pp.runq
+    if yielding is not None:
+        if not _randomize:
+            nxt = q.yield_get(yielding, ok)   # requeue + get under one lock
+            if nxt is not None:
+                return nxt
+        _requeue(pp, yielding)
+    if _randomize:
+        q.perturb(pp.rng)
+    return q.get(ok)
+
+
+def _requeue(pp, gp):
+    """A yielding ``gp`` goes behind ``pp``'s local queue; the P looks at the global
+    queue on its next tick.  Owner M only."""
+    batch = pp.runq.put(gp, False)
+    pp.check_global = True
+    if batch:
+        sched = pp.sched
+        sched.globrunqputbatch(batch)
+        sched.wakep()
+
+
+def run_on(pp, gp, inherit, now, me, exiting=False):
+    """Go's execute plus the switch: run ``gp`` on ``pp``.  Owner M only.
+
+    ``me`` is the calling greenlet: ``pp.g0``, a goroutine's worker that
+    parked or yielded, or (``exiting``) a worker whose goroutine just finished.
+      1. a free ``gp`` (never run) is pinned to ``pp`` for life: an exiting
+         ``me`` takes it itself; else a worker from the free list; else g0
+         makes a new one (from a goroutine's stack, ``gp`` is handed to g0's
+         ``schedule``, which calls run_on again: a greenlet started from a
+         goroutine's stack would inherit its recursion depth, and chains of
+         them overflow);
+      2. accounting: a new time slice unless ``inherit``; ``executed``,
+         ``curg``; RUNNABLE -> RUNNING;
+      3. the switch (none if ``gp`` runs on ``me``: an exiting worker's new
+         G, or a yield that picked itself); an exiting ``me`` first joins
+         the free list.
+    Returns, once ``me`` runs again: on g0 what the switch back brings (a
+    handoff, or None); for an exiting worker the G it runs next (``me.gp``,
+    pinned to it by whoever resumed it); otherwise nothing useful.
+    """
+    gr = gp.gr
+    if gr is None:
+        if exiting:
+            gr = me
+        elif pp.free_workers:
+            gr = pp.free_workers.pop()
+        elif me is pp.g0:
+            gr = WorkerGreenlet(pp.sched.gmain, me)
+            gr.pp = pp
+        else:
+            return pp.g0.switch((gp, inherit, now))
         gp.pp = pp
         gr.gp = gp
         gp.gr = gr
-        gr.switch(gp)
+    if not inherit:
+        pp.schedtick += 1
+        pp.slice_start = now
+        pp.slice_exec = pp.executed
+    pp.executed += 1
+    pp.curg = gp
+    pp.curg_since = now
+    if _checks:
+        casgstatus(gp, Gstatus.RUNNABLE, Gstatus.RUNNING)
     else:
-        pp.g0.switch(gp)
+        gp.status = Gstatus.RUNNING
+    if gr is me:
+        return gp
+    if exiting:
+        me.gr_context = None                  # an idle worker keeps no dead G's values alive
+        pp.free_workers.append(me)
+        gr.switch()
+        return me.gp
+    return gr.switch()
 
 
 def goready(gp):
@@ -1074,7 +1002,7 @@ def goready(gp):
         if rb is not None:
             rb.append(gp)           # the P fires its timers: readied in fire order
             return
-        _runqput_next(pp, gp)
+        pp.runqput_next(gp)
         return
     q = pp.runq
     with q.lock:
@@ -1082,15 +1010,6 @@ def goready(gp):
         wake = pp.parked
     if wake:
         pp.wake()
-
-
-def _runqput_next(pp, gp):
-    """``gp`` into ``pp``'s runnext; free Gs a full ring spills go global.  Owner M only."""
-    batch = pp.runq.put(gp, True)
-    if batch:
-        sched = pp.sched
-        sched.globrunqputbatch(batch)
-        sched.wakep()
 
 
 def goready_list(gs):
@@ -1126,7 +1045,7 @@ def runqput_home(gs):
         gp = gs[0]
         pp = gp.pp
         if getattr(getcurrent(), "pp", None) is pp:
-            _runqput_next(pp, gp)
+            pp.runqput_next(gp)
             return
     byp = {}
     for gp in gs:
@@ -1147,12 +1066,12 @@ def runqput_home(gs):
 
 def gosched() -> None:
     """Yield the P.  The G goes behind the local queue and the P looks at the
-    global queue on its next tick.
+    global queue first (findnext's ``yielding``).
 
     Go puts a yielding G on the global queue, where any M may take it; a
     pinned G could only be run by its own M, so gpm puts it at its home
     ring's tail (Go's goyield) and makes that P check the global queue first
-    next time (ANCHORS.md 7.3).  Both keep Go's fairness: the yielding G runs
+    (ANCHORS.md 7.3).  Both keep Go's fairness: the yielding G runs
     again only after every G queued before it, and global work is not starved.
     """
     gr = getcurrent()
@@ -1161,34 +1080,16 @@ def gosched() -> None:
         _os_sleep(0)
         return
     pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
-    sched = pp.sched
     if _checks:
         casgstatus(gp, Gstatus.RUNNING, Gstatus.RUNNABLE)
     else:
         gp.status = Gstatus.RUNNABLE
     now = nanotime()
-    if not sched.runqsize and not sched.stopping and pp.timer0 > now and not _randomize:
-        # Fast path: requeue and pick the next G under one lock, switch directly.
-        nxt = pp.runq.yield_get(gp, now - pp.slice_start < TIME_SLICE if not _seeded
-                                else pp.executed - pp.slice_exec < SEEDED_SLICE)
-        if nxt is not None:
-            held = now - pp.curg_since
-            if held > pp.longest_hold:
-                pp.longest_hold = held
-            pp.last_sched = now
-            ngp, inherit = nxt
-            ngr = sched.execute(pp, ngp, inherit, now)
-            if ngr is None:
-                start_fresh(pp, ngp)
-            elif ngr is not gr:
-                ngr.switch()
-            return
-    batch = pp.runq.put(gp, False)
-    if batch:
-        sched.globrunqputbatch(batch)
-        sched.wakep()
-    pp.check_global = True
-    switch_away(pp)
+    nxt, inherit = findnext(pp, now, False, gp)
+    if nxt is None:
+        pp.g0.switch()
+    else:
+        run_on(pp, nxt, inherit, now, gr)
 
 
 def note_foreign_thread():
@@ -1204,48 +1105,15 @@ def note_foreign_thread():
                 sched.foreign[th.ident] = th
 
 
-# -- runtime lifetime ------------------------------------------------------
+# -- runtime lifetime (api.py builds, starts and tears down) ----------------
 
-def _sigint_held(fn):
-    """Run ``fn()`` with SIGINT's Python handler held back; call it afterwards if the signal
-    came.  Main thread with a callable handler only (elsewhere no KeyboardInterrupt lands)."""
-    import signal
-    if threading.current_thread() is not threading.main_thread():
-        return fn()
-    try:
-        old = signal.getsignal(signal.SIGINT)
-    except (ValueError, AttributeError):
-        return fn()
-    if not callable(old):
-        return fn()
-    got = []
-    signal.signal(signal.SIGINT, lambda signum, frame: got.append(frame))
-    try:
-        return fn()
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if got:
-            old(signal.SIGINT, got[0])
-
-
-def start_runtime(procs, background=False, seed=None):
-    """Create and register a Sched: gpm.run's, or (``background``) gpm.go's
-    outside gpm.run.  Raises RuntimeError if one of that kind is running."""
+def set_debug_flags(sched):
+    """Make ``sched``'s GPM_DEBUG checks/randomize/seed the scheduler's module flags
+    (read once per switch as module globals).  api.start_runtime, before any G runs."""
     global _checks, _randomize, _seeded
-    sched = Sched(procs, background=background, seed=seed)
-    clock.register(sched, background)
     _checks = bool(sched.debug.checks)
     _randomize = sched.randomize
     _seeded = sched.seed is not None
-    if sched.randomize:
-        from .trace import write_stderr
-        write_stderr(f"gpm: GPM_DEBUG randomize=1 seed={sched.seed} "
-                     f"(replay: GPM_DEBUG=randomize=1,seed={sched.seed})\n")
-    return sched
-
-
-def release_runtime(sched):
-    clock.release(sched)
 
 
 def background_busy(sched):
@@ -1253,19 +1121,6 @@ def background_busy(sched):
     (they could still wake one of ``sched``'s).  Any thread."""
     bg = clock.runtimes()[1]
     return bg is not None and bg is not sched and bool(bg.allgs)
-
-
-def stop_background(timeout=5.0):
-    """Stop the background runtime (if any): join its threads, discard its
-    goroutines, release it.  Tests, fork and atexit; any thread."""
-    sched = clock.runtimes()[1]
-    if sched is None:
-        return
-    sched.finish()
-    sched.join_threads(timeout)
-    sched.discard_all()
-    release_runtime(sched)
-    sched.run_exit_hooks()           # as gpm.run's end does (gpm.signal restores its handlers)
 
 
 # -- fork (os.register_at_fork) ------------------------------------------------
@@ -1291,8 +1146,6 @@ def fork_child_exit(exc=None):
     """End a fork child whose forking goroutine is done, as a Python program
     ends: atexit handlers run, stdio is flushed; status 0, or 1 with the
     traceback if the goroutine raised (SystemExit: its code).  Never returns."""
-    import atexit
-    import traceback
     code = 0
     if isinstance(exc, SystemExit):
         c = exc.code

@@ -1,4 +1,4 @@
-"""Stats: a best-effort snapshot of the scheduler's counters (gpm.stats()).
+"""Stats (layer L4): a best-effort snapshot of the scheduler's counters (gpm.stats()).
 
 Per-P counters are written by their owner M without a lock and read here
 without one (tokio's stats.rs does the same): each value is a single

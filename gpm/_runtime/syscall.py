@@ -1,8 +1,8 @@
 """gpm.syscall and the blocking-call pool (Ms without a P; threads ``gpm-syscall-<n>``).
 
 Go hands the P of a G in a syscall to another M; a started greenlet cannot
-change threads, so gpm does the opposite (DESIGN.md): the G parks (status
-SYSCALL, wait reason "syscall"), ``fn`` runs on a pool thread, and the pool
+change threads, so gpm does the opposite (DESIGN.md): the G parks (sched's
+``gopark`` with status SYSCALL, wait reason "syscall"), ``fn`` runs on a pool thread, and the pool
 thread readies the G with the result or exception.  The P keeps running its
 other goroutines meanwhile.
 
@@ -55,7 +55,8 @@ from greenlet import getcurrent
 
 from . import sched as _s
 from .clock import nanotime
-from .g import Gstatus, WaitReason, WorkerGreenlet, casgstatus
+from .errors import FatalError
+from .g import Gstatus, WaitReason, WorkerGreenlet
 from .locks import new_lock, new_sema
 from .timers import RTimer, modtimer
 
@@ -206,7 +207,6 @@ class SyscallPool:
                 if popped:
                     sema.acquire()
         except BaseException as e:            # noqa: BLE001 - a runtime bug: abort the run
-            from .errors import FatalError
             fe = FatalError(f"gpm: syscall thread crashed: {e!r}")
             fe.__cause__ = e
             self.sched.finish(exc=fe)
@@ -288,6 +288,20 @@ class SyscallPool:
             return list(self.all_threads)
 
 
+class _ArmAfter:
+    """gopark's ``unlock`` for a call that armed the grow timer: release the
+    pool's lock, then set the timer (no pool lock held)."""
+    __slots__ = ("lock", "pool")
+
+    def __init__(self, lock, pool):
+        self.lock = lock
+        self.pool = pool
+
+    def release(self):
+        self.lock.release()
+        self.pool.arm_grow(nanotime())
+
+
 def _getpool(sched):
     pool = sched.syscall_pool
     if pool is not None:
@@ -334,21 +348,13 @@ def syscall(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         lock.release()
         t.start()                             # no lock held (see submit_locked)
         lock = req.go
-    arm = t is None and pool.grow_armed and not armed
-    # gopark with status SYSCALL: the pool thread can take req only after we
-    # release pool.lock (or req.go), which happens after the status is set (gopark's rule).
-    gp.waitreason = WaitReason.SYSCALL
-    gp.waitsince = nanotime()
-    if _s._checks:
-        casgstatus(gp, Gstatus.RUNNING, Gstatus.SYSCALL)
-    else:
-        gp.status = Gstatus.SYSCALL
-    lock.release()
-    if arm:
+    if t is None and pool.grow_armed and not armed:
         # This call armed the grow timer (under pool.lock); the timer itself
-        # is set with no pool lock held (the timers lock is a leaf).
-        pool.arm_grow(gp.waitsince)
-    _s.switch_away(gr.pp)
+        # is set once pool.lock is released (the timers lock is a leaf).
+        lock = _ArmAfter(lock, pool)
+    # gopark with status SYSCALL: the pool thread can take req only after we
+    # release pool.lock (or req.go), which gopark does after setting the status.
+    _s.gopark(lock, WaitReason.SYSCALL, Gstatus.SYSCALL)
     exc = req.exc
     if exc is not None:
         req.exc = None

@@ -26,16 +26,19 @@ When every P is idle (and schedtrace is off) sysmon sleeps until a P leaves
 idle (``Sched.sysmon_deep``), so an idle runtime does not wake 100 times a
 second.
 
-When the run stops (``wake`` from Sched.stop), sysmon joins the M threads and
-then closes the netpoller (epoll + eventfd): nothing can use it any more.
+When the run stops (``wake`` from Sched.stop), sysmon asks every running G to
+yield (preemption) and exits; api.py joins the Ms and sysmon, closes the
+netpoller and gives the preemption tool id back (the one teardown).
 
 Field guards (Sysmon):
   note          Go's note: any thread wakes, sysmon sleeps on it
   thread        set once by start_sysmon
-  ms_started    threading.Event, set by Sched.start once every M's start() returned
-                (sysmon starts first; it joins the Ms only after this)
+  ms_started    threading.Event, set by api.start_threads once every M's start()
+                returned (sysmon starts first; the teardown joins the Ms only after it)
   seen          sysmon thread only: pid -> [executed, first_seen, warned]
   preempt       set once at init: preemption may be used in this run
+  last_trace    sysmon thread only (a test calling schedtrace_tick directly
+                holds trace's lock): when the last SCHED line was printed
   warnings retakes retaken_gs polls rounds
                 counters written by the sysmon thread only, read racily by tests
 """
@@ -49,13 +52,13 @@ from .clock import nanotime
 from .errors import FatalError
 from .locks import FT_NAP, Note
 from . import preempt
+from . import sched as _sched_mod
 from . import trace
 
 __all__ = ["start_sysmon", "sysmon_tick", "Sysmon", "NETPOLL_PERIOD"]
 
 log = logging.getLogger("gpm")
 
-from . import sched as _sched_mod      # noqa: E402
 _SCHED_FILE = _sched_mod.__file__
 
 MIN_DELAY = 0.001
@@ -77,6 +80,7 @@ class Sysmon:
         self.retaken_gs = 0
         self.polls = 0
         self.rounds = 0
+        self.last_trace = None
         self.preempt = preempt.available(sched)
 
     def wake(self):
@@ -91,7 +95,7 @@ class Sysmon:
                 now = nanotime()
                 self.rounds += 1
                 did = sysmon_tick(sched, now, self)
-                trace.schedtrace_tick(sched, now)
+                trace.schedtrace_tick(sched, now, self)
                 if did:
                     idle = 0
                     delay = MIN_DELAY
@@ -123,9 +127,6 @@ class Sysmon:
         finally:
             if self.preempt:
                 preempt.preempt_all(sched)     # a G that never yields would keep its M from exiting
-            self._close_netpoller()
-            if self.preempt:
-                preempt.release()
 
     @staticmethod
     def deep_sleep_ok(sched):
@@ -137,21 +138,9 @@ class Sysmon:
                 return True
             return False
 
-    def _close_netpoller(self):
-        sched = self.sched
-        me = threading.current_thread()
-        if not self.ms_started.wait(5.0):
-            return                  # an M's start() is still running: leave the poller open
-        for t in list(sched.ms):
-            if t is not me and t.ident is not None:
-                t.join(5.0)
-        np = sched.netpoller
-        if np is not None and not any(t.is_alive() for t in sched.ms):
-            np.close()
-
 
 def start_sysmon(sched, sm=None):
-    """Start the sysmon thread (called by Sched.start before the Ms); ``sm`` defaults to a
+    """Start the sysmon thread (api.start_threads, before the Ms); ``sm`` defaults to a
     new Sysmon."""
     if sm is None:
         sm = Sysmon(sched)
@@ -179,7 +168,7 @@ def sysmon_tick(sched, now, sm=None):
         gs = np.netpoll(0.0)
         sm.polls += 1
         if gs:
-            sched.injectglist(gs)
+            _sched_mod.goready_list(gs)
             did["netpoll"] = len(gs)
     # 2. preemption requests (before blockwarn: a G preempted in time is not warned about).
     if getattr(sm, "preempt", False):

@@ -162,6 +162,5 @@ def _fire_due(pp, now):
     finally:
         pp.readybatch = None
         if batch:
-            from .sched import runqput_home
-            runqput_home(batch)
+            pp.put_ready(batch)
     return len(fire), nxt

@@ -1,6 +1,9 @@
 """schedtrace/scheddetail lines and goroutine dumps (Go's schedtrace and tracebackothers).
+Layer L4: imports clock, g, locks only; the scheduler reaches ``serve_stack_reqs``
+through ``Sched.serve_stack_reqs`` (injected by api.py).
 
-  schedtrace_tick(sched, now)   sysmon's hook: print a SCHED line when one is due
+  schedtrace_tick(sched, now, sm)   sysmon's hook: print a SCHED line when one is due
+                                (the cadence is ``Sysmon.last_trace``)
   schedtrace(sched, detail)     the text of one trace (classic line, plus P/M/G lines)
   dump_goroutines(sched=None)   every goroutine with state, wait, creator and Python stack
   goroutine_stacks(sched=None)  the same data as records (gpm.debug builds profiles on it)
@@ -27,7 +30,7 @@ on a frame its owner M is popping: 3 of 4 runs of a dump beside 8 ping-pong
 pairs segfaulted), so there (``SNAPSHOT``) a dump reads only its own thread's
 greenlets and asks every other M for a snapshot of its own: it appends a
 ``StackReq`` to each P's ``stack_reqs`` and wakes the P; the M answers at its
-next scheduling point (``trynext``, the top of ``schedule``, findrunnable's
+next scheduling point (``findnext``, which every switch runs, and findrunnable's
 loop), where every greenlet of its thread but the caller's is suspended and
 only that thread could resume them.  A goroutine running on an M that does not
 reach a scheduling point within ``SNAPSHOT_WAIT`` (a CPU loop, a long C call)
@@ -45,7 +48,6 @@ import linecache
 import os
 import sys
 import threading
-import weakref
 from typing import Any
 
 from greenlet import getcurrent
@@ -68,10 +70,9 @@ SNAPSHOT = bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED")) and n
 SNAPSHOT_WAIT = 0.5                 # seconds a dump waits for the other Ms' snapshots
 _stack_lock = new_lock()
 
-# Last schedtrace print per runtime (sysmon is the only caller in practice;
-# the lock keeps a test calling the tick directly from racing it).
+# The schedtrace cadence lives on the Sysmon (``last_trace``); the lock keeps a
+# test calling the tick directly from racing sysmon.
 _trace_lock = new_lock("trace")
-_last_trace: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 
 
 # -- SCHED lines ------------------------------------------------------------
@@ -149,8 +150,10 @@ def schedtrace(sched, detail=False, now=None) -> str:
     return "\n".join(out)
 
 
-def schedtrace_tick(sched, now):
+def schedtrace_tick(sched, now, sm=None):
     """sysmon's hook, called every round: print a trace if ``schedtrace`` ms passed.
+
+    ``sm`` keeps the cadence (``last_trace``; defaults to ``sched.sysmon``).
 
     sysmon thread (any thread is safe).  Prints to stderr as Go does, the first
     trace at the first tick.  Returns the text printed, or None.
@@ -158,13 +161,15 @@ def schedtrace_tick(sched, now):
     period = sched.debug.schedtrace
     if period <= 0:
         return None
+    if sm is None:
+        sm = sched.sysmon
     with _trace_lock:
-        last = _last_trace.get(sched)
+        last = sm.last_trace
         if last is not None and now - last < period / 1000.0:
             return None
         # Keep the cadence: the next one is due period ms after the previous
         # due time, unless sysmon slept past it.
-        _last_trace[sched] = now if last is None or now - last > 2 * period / 1000.0 \
+        sm.last_trace = now if last is None or now - last > 2 * period / 1000.0 \
             else last + period / 1000.0
     text = schedtrace(sched, bool(sched.debug.scheddetail), now)
     write_stderr(text + "\n")

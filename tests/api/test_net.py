@@ -17,7 +17,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import gpm
 import gpm.net as net
-from tests.support import nfds, wait_io
+from tests.support import internal_g, nfds, wait_io
 
 
 def echo_server(ln):
@@ -511,7 +511,7 @@ def test_read_after_timeout_that_lost_its_edge_sees_pending_data(fdcheck, monkey
             limit = time.monotonic() + 10
             # Hold the P (no gpm call) until the deadline passed and sysmon's
             # netpoll has readied the reader through the edge.
-            while h.status == 4 or time.monotonic() <= deadline:
+            while internal_g(h).status == 4 or time.monotonic() <= deadline:
                 assert time.monotonic() < limit, "sysmon never readied the reader"
             assert isinstance(out.recv(), net.Timeout)
             c.set_read_deadline(time.monotonic() + 2)

@@ -145,13 +145,13 @@ def test_stopping_a_background_runtime_restores_the_handlers():
     # back, and SIGUSR1's default action (ending the process) happens again.
     out = run_child(f"""
 sys.path.insert(0, {ROOT!r})
-from tests.support import rsched
+from tests.support import stop_background
 ch = gpm.Chan(1)
 gpm.go(lambda: None).join()
 gpm.signal.notify(ch, signal.SIGUSR1)
 os.kill(os.getpid(), signal.SIGUSR1)
 print("got", ch.recv().name)
-rsched.stop_background()
+stop_background()
 print("handler", signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL,
       signal.getsignal(signal.SIGINT) is signal.default_int_handler)
 """)

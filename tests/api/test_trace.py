@@ -122,6 +122,11 @@ class _FakeSched:
         self.npidle = self.nmspinning = self.runqsize = 0
         self.allgs = {}
         self.allglock = threading.Lock()
+        self.sysmon = _FakeSysmon()           # keeps the cadence (Sysmon.last_trace)
+
+
+class _FakeSysmon:
+    last_trace = None
 
 
 def test_schedtrace_tick_cadence(capsys):

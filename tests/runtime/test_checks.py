@@ -39,9 +39,9 @@ def test_expected_old_is_checked_even_for_a_legal_pair():
 
 _GOREADY_RUNNING = """
 import gpm
-from tests.support import rsched
+from tests.support import rsched, internal_g
 def main():
-    rsched.goready(gpm.current())     # main is running, not waiting
+    rsched.goready(internal_g(gpm.current()))     # main is running, not waiting
     return "not caught"
 print(repr(gpm.run(main, procs=1)))
 """

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from tests.support import netpoll, Netpoll, Note
+from tests.support import internal_g, netpoll, Netpoll, Note
 
 PollDesc, READY, _MODE_R, _MODE_W = netpoll.PollDesc, netpoll.READY, netpoll._MODE_R, netpoll._MODE_W
 _deadline_fire = netpoll._deadline_fire
@@ -230,7 +230,7 @@ def test_a_directly_made_polldesc_is_shared_by_wait_fd():
         pd = PollDesc(fd)
         try:
             h = gpm.go(pd.wait, _MODE_R)
-            while h.status != 4:              # parked in IO wait (bounded by the test timeout)
+            while internal_g(h).status != 4:  # parked in IO wait (bounded by the test timeout)
                 gpm.sleep(0.001)
             assert netpoll._fdtab[b.fileno()] is pd
             net.wait_write(b, time.monotonic() + 10)   # shares pd's writer slot

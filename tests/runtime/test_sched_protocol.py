@@ -184,24 +184,28 @@ def test_stopm_with_one_p_sleeps_until_its_own_timer():
 
 
 class _Poller:
+    """A Sched.netpoller: ``block`` records its calls and returns ``ret``."""
+
     def __init__(self, ret):
         self.ret = ret
         self.calls = []
 
-    def __call__(self, pp, timeout):
+    def netpoll(self, timeout):
+        return []
+
+    def block(self, pp, timeout):
         self.calls.append((pp, timeout))
         return self.ret
 
 
-@pytest.mark.parametrize("ret", [None, [], "free-g"])
+@pytest.mark.parametrize("ret", [None, [], "parked-g"])
 def test_stopm_blocks_in_the_netpoller_when_it_has_waiters(ret):
     s = mksched()
     pp = s.allp[1]
-    g = FakeG(7, pinned=False)
-    poller = _Poller([g] if ret == "free-g" else ret)
-    s.netpoll = lambda timeout: []
+    g = parked_g(s, 7, pp)                            # netpoll readies parked (so pinned) Gs
+    poller = _Poller([g] if ret == "parked-g" else ret)
+    s.netpoller = poller
     s.netpoll_waiters = 1
-    s.netpoll_block = poller
     pp.timer0 = rsched.nanotime() + 40.0
     s.stopm(pp)
     ((who, timeout),) = poller.calls
@@ -211,10 +215,9 @@ def test_stopm_blocks_in_the_netpoller_when_it_has_waiters(ret):
     else:
         assert pp.note.sleeps == []
     assert_running(s, pp)
-    if ret == "free-g":
-        assert list(s.runq) == [g] and s.runqsize == 1    # injected
-    else:
-        assert s.runqsize == 0
+    if ret == "parked-g":
+        assert pp.runq.snapshot() == [g] and g.status == Gstatus.RUNNABLE    # readied home
+    assert s.runqsize == 0
 
 
 @pytest.mark.parametrize("netpoll, waiters", [(True, 0), (False, 1)])
@@ -222,9 +225,8 @@ def test_stopm_skips_the_netpoller_without_waiters_or_poller(netpoll, waiters):
     s = mksched()
     pp = s.allp[1]
     poller = _Poller([])
-    s.netpoll = (lambda timeout: []) if netpoll else None
+    s.netpoller = poller if netpoll else None
     s.netpoll_waiters = waiters
-    s.netpoll_block = poller
     s.stopm(pp)
     assert poller.calls == [] and len(pp.note.sleeps) == 1
 

@@ -113,7 +113,7 @@ def test_sysmon_sleeps_while_every_p_is_idle():
     import time as _time
 
     def main():
-        sm = gpm.current().sched.sysmon
+        sm = support.internal_g(gpm.current()).sched.sysmon
         gpm.sleep(0.05)                    # let the back-off settle
         before = sm.rounds
         t = _time.monotonic()

@@ -1,0 +1,264 @@
+"""The scheduler on its own: a bare Sched (no M threads), its findnext and
+findrunnable order, and the wakep/stopm protocol, driven from the test thread.
+
+Go tests its scheduler's pieces on a bare p the same way (export_test.go).
+The Gs are real G objects; none ever runs (no greenlet is switched to).
+"""
+
+import threading
+
+import pytest
+
+from tests.support import G, Gstatus, RTimer, Sched, nanotime, parse_debug, rsched, rtimers
+
+pytestmark = pytest.mark.schedorder     # exact order policy: no randomize/seed
+
+
+def _sched(procs=1, served=None):
+    s = Sched(procs, debug=parse_debug(""), serve_stack_reqs=(served.append if served is not None else None))
+    rsched.set_debug_flags(s)           # checks, randomize, seeded off (module flags of the last runtime)
+    return s
+
+
+def _g(s, n, pp=None, status=Gstatus.RUNNABLE):
+    gp = G(s, n, None, (), None)
+    gp.pp = pp                          # None: free; else pinned to ``pp``
+    gp.status = status
+    return gp
+
+
+# -- findnext --------------------------------------------------------------------
+
+def test_findnext_runnext_inherits_then_ring_in_fifo_order():
+    s = _sched()
+    pp = s.allp[0]
+    a, b, c = (_g(s, i, pp) for i in (1, 2, 3))
+    pp.runq.put(a)
+    pp.runq.put(b)
+    pp.runq.put(c, True)                 # runnext
+    now = nanotime()
+    pp.slice_start = now                 # the slice has just begun
+    assert rsched.findnext(pp, now, True) == (c, True)
+    assert rsched.findnext(pp, now, True) == (a, False)
+    assert rsched.findnext(pp, now, True) == (b, False)
+    assert rsched.findnext(pp, now, True) == (None, False)
+
+
+def test_findnext_slice_used_up_runnext_goes_behind():
+    s = _sched()
+    pp = s.allp[0]
+    a, c = _g(s, 1, pp), _g(s, 3, pp)
+    pp.runq.put(a)
+    pp.runq.put(c, True)
+    now = nanotime()
+    pp.slice_start = now - 2 * rsched.TIME_SLICE
+    assert rsched.findnext(pp, now, True) == (a, False)
+    assert rsched.findnext(pp, now, True) == (c, False)  # it went behind the ring: a new slice
+    assert pp.runq.runnext is None
+
+
+@pytest.mark.parametrize("tick, check_global, want_global", [
+    (0, False, True),                    # 0 % 61 == 0
+    (61, False, True),
+    (1, False, False),
+    (60, False, False),
+    (1, True, True),                     # after a yield (gosched sets check_global)
+])
+def test_findnext_global_queue_every_61st_tick(tick, check_global, want_global):
+    s = _sched()
+    pp = s.allp[0]
+    local, glob = _g(s, 1, pp), _g(s, 2)
+    pp.runq.put(local)
+    s.globrunqputbatch([glob])
+    pp.schedtick = tick
+    pp.check_global = check_global
+    gp, inherit = rsched.findnext(pp, nanotime(), True)
+    assert (gp is glob) == want_global and inherit is False
+    assert pp.check_global is False
+
+
+def test_findnext_fires_due_timers_on_g0_only():
+    s = _sched()
+    pp = s.allp[0]
+    fired = []
+    t = RTimer(lambda arg, now: fired.append(arg), "t")
+    now = nanotime()
+    rtimers.addtimer(t, now - 1.0, pp, pp)
+    pp.runq.put(_g(s, 1, pp))
+    # On a goroutine's stack a due timer sends the M to g0 (a callback may spawn).
+    assert rsched.findnext(pp, now) == (None, False)
+    assert fired == []
+    gp, _ = rsched.findnext(pp, now, True)
+    assert fired == ["t"] and gp.goid == 1
+
+
+def test_findnext_accounts_the_leaving_g_and_serves_stack_requests():
+    served = []
+    s = _sched(served=served)
+    pp = s.allp[0]
+    now = nanotime()
+    pp.curg = _g(s, 1, pp, Gstatus.RUNNING)
+    pp.curg_since = now - 0.25
+    pp.stack_reqs = ["req"]
+    rsched.findnext(pp, now)
+    assert pp.curg is None and pp.longest_hold == pytest.approx(0.25)
+    assert pp.last_sched == now
+    assert served == [pp]
+
+
+def test_findnext_stopping_answers_nothing_and_requeues_a_yielding_g():
+    s = _sched()
+    pp = s.allp[0]
+    me = _g(s, 1, pp)
+    s.stopping = True
+    assert rsched.findnext(pp, nanotime(), False, me) == (None, False)
+    assert pp.runq.snapshot() == [me] and pp.check_global
+
+
+def test_findnext_yielding_g_goes_behind_the_local_queue():
+    s = _sched()
+    pp = s.allp[0]
+    me, other = _g(s, 1, pp), _g(s, 2, pp)
+    now = nanotime()
+    assert rsched.findnext(pp, now, False, me) == (me, False)    # nothing else: runs again
+    pp.runq.put(other)
+    assert rsched.findnext(pp, now, False, me) == (other, False)
+    assert pp.runq.snapshot() == [me]
+
+
+def test_findnext_yielding_g_lets_the_global_queue_go_first():
+    s = _sched()
+    pp = s.allp[0]
+    me, glob = _g(s, 1, pp), _g(s, 2)
+    pp.schedtick = 1                      # not a 61st tick
+    s.globrunqputbatch([glob])
+    assert rsched.findnext(pp, nanotime(), False, me) == (glob, False)
+    assert pp.runq.snapshot() == [me]
+
+
+# -- findrunnable: local, global, netpoll, steal ------------------------------------
+
+class _FakePoller:
+    def __init__(self, gs):
+        self.gs = gs
+        self.polls = 0
+
+    def netpoll(self, timeout):
+        assert timeout == 0.0
+        self.polls += 1
+        gs, self.gs = self.gs, []
+        return gs
+
+
+def test_findrunnable_order_global_netpoll_steal():
+    s = _sched(procs=2)
+    p0, p1 = s.allp
+    glob = _g(s, 1)
+    polled = _g(s, 2, p0, Gstatus.WAITING)
+    stealable = _g(s, 3)
+    s.globrunqputbatch([glob])
+    s.netpoller = _FakePoller([polled])
+    s.netpoll_waiters = 1
+    p1.runq.put(stealable)
+    assert s.findrunnable(p0) == (glob, False)
+    assert s.netpoller.polls == 0                # the global queue came first
+    gp, _ = s.findrunnable(p0)
+    assert gp is polled and polled.status == Gstatus.RUNNABLE
+    s.netpoll_waiters = 0
+    assert s.findrunnable(p0) == (stealable, False)
+    assert p0.steals == 1 and p0.stolen == 1
+    assert p0.spinning and s.nmspinning == 1     # a thief spins until it runs what it found
+    s.resetspinning(p0)
+    assert not p0.spinning and s.nmspinning == 0
+
+
+def test_findrunnable_steals_half_of_a_victims_free_gs():
+    s = _sched(procs=2)
+    p0, p1 = s.allp
+    gs = [_g(s, i) for i in range(1, 8)]
+    for gp in gs:
+        p1.runq.put(gp)
+    p1.runq.put(_g(s, 99, p1))                   # pinned: never stolen
+    gp, _ = s.findrunnable(p0)
+    taken = [gp] + p0.runq.snapshot()
+    assert [g.goid for g in taken] == [1, 2, 3, 4]            # 7 - 7 // 2, oldest first
+    assert [g.goid for g in p1.runq.snapshot()] == [5, 6, 7, 99]
+
+
+# -- wakep / stopm ---------------------------------------------------------------
+
+def _wait_for(cond, what, limit=10.0):
+    deadline = nanotime() + limit
+    ev = threading.Event()
+    while not cond():
+        assert nanotime() < deadline, f"never: {what}"
+        ev.wait(0.001)
+
+
+def test_wakep_takes_an_idle_p_as_the_one_spinner():
+    s = _sched(procs=2)
+    p0, p1 = s.allp
+    s.wakep()                                    # no idle P: nothing
+    assert s.nmspinning == 0
+    with s.lock:
+        for pp in (p0, p1):
+            pp.status = 0
+            s.pidle.append(pp)
+            s.npidle += 1
+    s.wakep()
+    assert s.nmspinning == 1 and s.npidle == 1
+    woken = [pp for pp in (p0, p1) if pp.spinning]
+    assert len(woken) == 1 and woken[0].status == 1 and woken[0] not in s.pidle
+    assert woken[0].note.sleep(0)                # its M was woken
+    s.wakep()                                    # someone spins already: nobody else
+    assert s.nmspinning == 1 and s.npidle == 1
+
+
+def test_stopm_returns_at_once_when_the_global_queue_has_work():
+    s = _sched(procs=2)
+    p0 = s.allp[0]
+    s.globrunqputbatch([_g(s, 1)])
+    s.stopm(p0)
+    assert p0.status == 1 and s.npidle == 0 and not p0.parked
+
+
+def test_stopm_rechecks_after_announcing_idle():
+    # A free G that another P holds (a steal target) keeps the M from parking.
+    s = _sched(procs=2)
+    p0, p1 = s.allp
+    p1.runq.put(_g(s, 1))
+    s.stopm(p0)
+    assert p0.status == 1 and p0 not in s.pidle and s.npidle == 0 and not p0.parked
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("how", ["goready", "wakep"])
+def test_stopm_parks_until_goready_or_wakep(how):
+    s = _sched(procs=2)
+    p0 = s.allp[0]
+    done = threading.Event()
+
+    def m0():
+        s.stopm(p0)
+        done.set()
+    th = threading.Thread(target=m0, name="test-m0", daemon=True)
+    th.start()
+    try:
+        _wait_for(lambda: p0.parked, "P0's M parked")
+        assert p0.status == 0 and p0 in s.pidle and s.npidle == 1
+        assert not done.is_set()
+        if how == "goready":
+            gp = _g(s, 1, p0, Gstatus.WAITING)
+            rsched.goready(gp)                   # forwarded home; parked -> note woken
+        else:
+            s.wakep()
+        assert done.wait(10), "stopm did not return after " + how
+        assert p0.status == 1 and p0 not in s.pidle and s.npidle == 0 and not p0.parked
+        if how == "goready":
+            assert p0.runq.snapshot() == [gp] and gp.status == Gstatus.RUNNABLE
+        else:
+            assert p0.spinning and s.nmspinning == 1
+    finally:
+        s.stopping = True
+        p0.wake()
+        th.join(10)
