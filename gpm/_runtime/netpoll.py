@@ -241,7 +241,17 @@ class PollDesc:
             if d is not None:
                 self.wt = self._arm(gp, _MODE_W, d)
         gp.param = None
-        _s.gopark(lock, WaitReason.IO_WAIT)
+        try:
+            _s.gopark(lock, WaitReason.IO_WAIT)
+        except BaseException:
+            # Unwound while parked (GreenletExit into a goroutine discarded at
+            # exit): leave the slot, or a close() in its own ``with conn:`` exit
+            # would evict -- goready -- the running G itself.
+            with lock:
+                if (self.rg if mode == _MODE_R else self.wg) is gp:
+                    self._take(mode)
+            np.add_waiter(-1)
+            raise
         np.add_waiter(-1)
         woke = gp.param
         gp.param = None

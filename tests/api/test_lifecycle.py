@@ -330,3 +330,36 @@ def test_sysmon_starts_first_and_joins_only_started_ms():
     preemption could happen meanwhile) and joins the Ms only after every start() returned."""
     r = run_prog(SYSMON_FIRST_JOINS_STARTED_MS, timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr[-3000:])
+
+
+def test_goroutine_closing_its_conn_while_unwound_at_exit(caplog, procs):
+    """A goroutine parked in Conn.read when its run ends is unwound; its ``with
+    conn:`` closes the conn, and close evicted the reader still registered on the
+    PollDesc -- itself: goready of a running G ('casgstatus: bad transition from
+    running to runnable', logged) and the conn's fd leaked (flake in the
+    randomize loop)."""
+    from tests.support import wait_io, nfds
+    closed = []
+
+    def main():
+        ln = gpm.net.listen("tcp", "127.0.0.1:0")
+        c = gpm.net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
+        s = ln.accept()
+        ln.close()
+
+        def reader():
+            with s:
+                try:
+                    s.read()
+                finally:
+                    closed.append("finally")
+        h = gpm.go(reader)
+        wait_io(h)
+        c.close()
+        return "done"
+    before = nfds()
+    with caplog.at_level("WARNING", logger="gpm"):
+        assert gpm.run(main, procs=procs) == "done"
+    assert closed == ["finally"]
+    assert not [r for r in caplog.records if "discarded" in r.getMessage()], caplog.text
+    assert nfds() == before
