@@ -45,11 +45,15 @@ def _gpm_threads():
 def _plain_schedule_for_policy_tests(request, monkeypatch):
     """A ``schedorder`` test asserts gpm's exact scheduling policy (an order Go's
     semantics do not promise, or wall-clock time slices), so under
-    GPM_DEBUG=randomize=1 / seed=N (make test-random) it runs without them."""
+    GPM_DEBUG=randomize=1 / seed=N (make test-random) it runs without them, and
+    without preemption (asyncpreemptoff=1): on a loaded machine an M descheduled by
+    the OS for 10 ms gets its goroutine preempted between two spawns, which reorders
+    them (test_gosched_alternates_on_one_p and test_gosched_lets_global_work_in failed
+    that way at load 23 on 3.13t, where preemption now works)."""
     if request.node.get_closest_marker("schedorder") is not None:
         keep = [item for item in os.environ.get("GPM_DEBUG", "").split(",")
                 if item.strip().partition("=")[0].strip() not in ("randomize", "seed")]
-        monkeypatch.setenv("GPM_DEBUG", ",".join(keep))
+        monkeypatch.setenv("GPM_DEBUG", ",".join(keep + ["asyncpreemptoff=1"]))
     yield
 
 
