@@ -214,11 +214,23 @@ def test_wakep_takes_an_idle_p_as_the_one_spinner():
     assert s.nmspinning == 1 and s.npidle == 1
 
 
+def _stopm_returns(s, pp):
+    """stopm(pp) on a helper thread; fails (instead of hanging) if it parks."""
+    th = threading.Thread(target=s.stopm, args=(pp,), name="test-stopm", daemon=True)
+    th.start()
+    th.join(10)
+    if th.is_alive():
+        s.stopping = True
+        pp.wake()
+        th.join(10)
+        raise AssertionError("stopm parked although work was there")
+
+
 def test_stopm_returns_at_once_when_the_global_queue_has_work():
     s = _sched(procs=2)
     p0 = s.allp[0]
     s.globrunqputbatch([_g(s, 1)])
-    s.stopm(p0)
+    _stopm_returns(s, p0)
     assert p0.status == 1 and s.npidle == 0 and not p0.parked
 
 
@@ -227,7 +239,7 @@ def test_stopm_rechecks_after_announcing_idle():
     s = _sched(procs=2)
     p0, p1 = s.allp
     p1.runq.put(_g(s, 1))
-    s.stopm(p0)
+    _stopm_returns(s, p0)
     assert p0.status == 1 and p0 not in s.pidle and s.npidle == 0 and not p0.parked
 
 
