@@ -54,13 +54,16 @@ from tests.support import rsched, Sudog
 def main():
     lock = threading.Lock()
     sg = Sudog.current()
-    deadline = rsched.nanotime() + 0.05
+    due = []
     def waker():
         sg.wake()                      # the waker wins: main is runnable
-        while rsched.nanotime() < deadline + 0.02:
+        while rsched.nanotime() < due[0] + 0.1:
             pass                       # hold the P until the timeout is due
     gpm.go(waker)
     lock.acquire()
+    # Taken right before the block (not before the spawn): on a loaded machine the
+    # waker must not stop holding the P before the block's own timeout is due.
+    due.append(rsched.nanotime() + 0.05)
     sg.block(lock, "test", 0.05, lambda sg: True)    # broken cancel: the timeout fires too
     return "not caught"
 print(repr(gpm.run(main, procs=1)))
