@@ -133,3 +133,39 @@ def test_notify_one_skips_several_withdrawn_tickets(n):
         g.join()
         return woke, nl.notify_ticket
     assert gpm.run(main, procs=1) == ([n], n + 1)
+
+
+def test_waiters_park_with_their_wait_reason():
+    def main():
+        nl = rsema.NotifyList()
+        s = rsema.Sema(0)
+        g1 = gpm.go(nl.wait, nl.add(), rsema.WaitReason.COND_WAIT)
+        settle(lambda: len(nl.waiters) == 1, "the Cond waiter did not park")
+        g2 = gpm.go(s.semacquire, R)
+        settle(lambda: len(s.waiters) == 1, "the sema waiter did not park")
+        reasons = (g1.waitreason, g2.waitreason)
+        nl.notify_all()
+        s.semrelease()
+        g1.join()
+        g2.join()
+        return reasons
+    assert gpm.run(main, procs=1) == (rsema.WaitReason.COND_WAIT, R)
+
+
+def test_sema_starts_empty_and_counts_each_release():
+    s = rsema.Sema()
+    assert not s.try_acquire() and s.count == 0
+    s.semrelease()
+    s.semrelease()
+    assert s.count == 2
+
+
+def test_withdraw_removes_a_queued_sudog_once():
+    import collections
+    lock = rsema.new_lock()
+    a, b = object(), object()
+    q = collections.deque([a, b])
+    assert rsema._withdraw(lock, q, a) is True and list(q) == [b]
+    assert rsema._withdraw(lock, q, a) is False       # a waker dequeued it first
+    assert lock.acquire(False)                         # released on both paths
+    lock.release()

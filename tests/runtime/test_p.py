@@ -414,3 +414,22 @@ def test_perturb_leaves_a_single_g_and_a_free_runnext_of_a_full_ring():
     full.perturb(_Rng(0.0, 0.0))                       # a pinned one can
     assert full.runnext is None and list(full.overflow) == [p]
     _check(full)
+
+
+def test_perturb_swaps_two_and_moves_a_free_runnext_after_the_head_moved():
+    q = RunQueue(capacity=4)
+    gs = [FakeG(i, False) for i in range(5)]
+    for g in gs[:3]:
+        q.put(g)
+    q.get()                                            # head = 1: 2 queued, room for more
+    r = FakeG(9, False)
+    q.put(r, next=True)
+    q.perturb(_Rng(0.0, 0.99))                         # free runnext fits: it moves; then a swap
+    assert q.runnext is None and q.snapshot() == [r, gs[2], gs[1]]   # head <-> entry 2 (r)
+    two = RunQueue(capacity=4)
+    two.put(gs[3])
+    two.put(gs[4])
+    two.perturb(_Rng(0.99))                            # two queued: they may swap
+    assert two.snapshot() == [gs[4], gs[3]]
+    _check(q)
+    _check(two)

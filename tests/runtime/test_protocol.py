@@ -150,3 +150,28 @@ def test_parked_goroutines_show_their_wait_reason():
     text, want = gpm.run(main, procs=1)
     for w in want:
         assert w in text
+
+
+def test_goroutine_timed_wait_times_out():
+    """Sudog.block on a goroutine: the timer's callback asks cancel with this
+    Sudog, marks it timed out and readies it; block reports False (mutants:
+    cancel(None), timedout not set, goready(None))."""
+    def main():
+        lock = threading.Lock()
+        q = []
+        asked = []
+
+        def cancel(sg):
+            asked.append(sg)
+            with lock:
+                if sg in q:
+                    q.remove(sg)
+                    return True
+                return False
+
+        sg = Sudog.current()
+        lock.acquire()
+        q.append(sg)
+        woke = sg.block(lock, "test", 0.01, cancel)
+        return woke, asked == [sg], q, sg.timedout
+    assert gpm.run(main, procs=1) == (False, True, [], True)

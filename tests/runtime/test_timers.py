@@ -402,3 +402,15 @@ def test_a_failing_timer_callback_on_the_owner_m_still_queues_the_readied_gs():
     with pytest.raises(RuntimeError):
         _on_m(pp, rtimers.run_timers, pp, 9.0)
     assert pp.readybatch is None and pp.runq.snapshot() == gs
+
+
+def test_compaction_drops_the_stale_entry_of_a_rearmed_timer():
+    pp = _recp()
+    ts = [rtimers.RTimer(lambda a, n: None) for _ in range(100)]
+    for i, t in enumerate(ts):
+        rtimers.addtimer(t, float(i), pp, pp)
+    rtimers.modtimer(ts[99], 200.0, 0.0, pp, pp)   # its 99.0 entry is stale (1 dead)
+    for t in ts[:64]:
+        rtimers.deltimer(t)                          # 65 dead: compacted
+    assert pp.timers_dead == 0
+    assert sorted(e[0] for e in pp.timers) == [float(i) for i in range(64, 99)] + [200.0]
