@@ -137,7 +137,11 @@ def _fire_due(pp, now):
                 continue
             if t.period > 0:
                 # Next tick after now; ticks a slow reader missed are dropped (Go).
+                # Float floor can land on now itself (1.0 // 0.1 == 9.0): then
+                # one more period, or the re-armed timer fires twice right here.
                 nxt = when + t.period * (1 + int((now - when) // t.period))
+                if nxt <= now:
+                    nxt += t.period
                 _push(pp, t, nxt)
             else:
                 t.active = False

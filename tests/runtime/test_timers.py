@@ -272,7 +272,10 @@ def test_arming_the_earliest_timer_wakes_the_ps_m_unless_it_is_the_caller():
     assert pp.note.wakes == 1
     rtimers.addtimer(t4, 1.0, pp, other)          # another P's M, earliest: wake
     assert pp.note.wakes == 2 and pp.timer0 == 1.0 and other.note.wakes == 0
-    assert t4.pp is pp and pp.ntimers == 4
+    t5 = rtimers.RTimer(lambda a, n: None)
+    rtimers.addtimer(t5, 1.0, pp, None)           # equal to the earliest: the M wakes then anyway
+    assert pp.note.wakes == 2
+    assert t4.pp is pp and pp.ntimers == 5
 
 
 def test_a_timer_stays_on_its_first_p():
@@ -366,14 +369,14 @@ def test_timers_ready_their_gs_in_deadline_order(where):
     gs = [_parked(s, pp, i) for i in range(3)]
     seen = []
     for i, gp in enumerate(gs):
-        t = rtimers.RTimer(lambda gp, now: (seen.append(pp.readybatch is not None), rsched.goready(gp)), gp)
+        t = rtimers.RTimer(lambda gp, now: (seen.append((pp.readybatch is not None, now)), rsched.goready(gp)), gp)
         rtimers.addtimer(t, float(i + 1), pp, pp)
     if where == "owner":
         assert _on_m(pp, rtimers.run_timers, pp, 5.0) == 3
-        assert seen == [True] * 3
+        assert seen == [(True, 5.0)] * 3
     else:
         assert rtimers.run_timers(pp, 5.0) == 3
-        assert seen == [False] * 3
+        assert seen == [(False, 5.0)] * 3
     assert pp.readybatch is None
     assert pp.runq.runnext is None and pp.runq.snapshot() == gs
 
@@ -414,3 +417,31 @@ def test_compaction_drops_the_stale_entry_of_a_rearmed_timer():
         rtimers.deltimer(t)                          # 65 dead: compacted
     assert pp.timers_dead == 0
     assert sorted(e[0] for e in pp.timers) == [float(i) for i in range(64, 99)] + [200.0]
+
+
+def test_a_stopped_then_rearmed_timer_never_fires_at_an_old_deadline():
+    """Every arm and stop gives the timer a new sequence number, so none of its
+    old heap entries can match it again (mutants: stop setting seq to 1 or
+    decrementing it revived the 20.0 entry)."""
+    pp = _recp()
+    fired = []
+    t = rtimers.RTimer(lambda a, n: fired.append(n))
+    rtimers.addtimer(t, 10.0, pp, pp)
+    rtimers.modtimer(t, 20.0, 0.0, pp, pp)
+    assert rtimers.deltimer(t)
+    rtimers.modtimer(t, 30.0, 0.0, pp, pp)
+    assert rtimers.check_timers(pp, 25.0) == 30.0 and fired == []
+    assert rtimers.check_timers(pp, 30.0) == math.inf and fired == [30.0]
+
+
+def test_a_late_periodic_timer_fires_once_even_when_float_floor_lands_on_now():
+    """1.0 // 0.1 == 9.0 in floats, so 'the next tick after now' came out as
+    0.1 * 10 == 1.0 == now: the re-armed timer was due again and fired twice
+    in one check (a tick a slow reader missed was delivered, not dropped)."""
+    pp = _recp()
+    fires = []
+    t = rtimers.RTimer(lambda a, n: fires.append(n), None, 0.1)
+    rtimers.addtimer(t, 0.0, pp, pp)
+    nxt = rtimers.check_timers(pp, 1.0)
+    assert fires == [1.0]
+    assert 1.0 < nxt == t.when <= 1.1 + 1e-9
