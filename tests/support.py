@@ -186,3 +186,28 @@ __all__ += ["rsysmon", "Sysmon", "sysmon_tick", "rapi", "parse_debug"]
 from gpm._runtime import gcpace  # noqa: E402
 
 __all__ += ["gcpace"]
+
+
+# -- protocol tests on an unstarted Sched (test_sched_protocol, test_timers) ---
+
+def parked_g(s, goid, pp):
+    """A real G of Sched ``s``, pinned to ``pp`` and parked (WAITING)."""
+    from gpm._runtime.g import G
+    gp = G(s, goid, None, (), {})
+    gp.pp = pp
+    gp.status = Gstatus.WAITING
+    return gp
+
+
+def on_m(pp, fn, *args):
+    """Run ``fn(*args)`` as if on ``pp``'s own M (a g0-like greenlet carrying ``pp``)."""
+    import greenlet
+
+    class _G0(greenlet.greenlet):
+        pass
+    g0 = _G0(run=lambda: fn(*args))
+    g0.pp = pp
+    return g0.switch()
+
+
+__all__ += ["parked_g", "on_m"]

@@ -158,6 +158,9 @@ def test_sema_starts_empty_and_counts_each_release():
     s.semrelease()
     s.semrelease()
     assert s.count == 2
+    s.semacquire(R)                        # free tokens, nobody waiting: neither call parks
+    s.semacquire(R)
+    assert s.count == 0
 
 
 def test_withdraw_removes_a_queued_sudog_once():

@@ -308,6 +308,9 @@ def test_steal_beside_a_pinned_overflow_refills_the_ring_from_it():
     assert q.snapshot() == free[2:] + pinned
     assert [q.buf[i] for i in range(4)] == free[2:] + pinned[:2]
     assert list(q.overflow) == pinned[2:] and q.head == 0 and q.tail == 4 and q.nfree == 2
+    assert q.repacked == 4                            # the work counter: 4 slots rewritten
+    assert q.grab() == free[2:3]
+    assert q.snapshot() == free[3:] + pinned and q.repacked == 8
     _check(q)
 
 

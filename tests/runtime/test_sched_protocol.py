@@ -9,10 +9,9 @@ protocol functions (docs/HACKING.md, "Mutation testing").
 
 import threading
 
-import greenlet
 import pytest
 
-from tests.support import FakeG, G, Gstatus, P, rsched
+from tests.support import FakeG, Gstatus, P, on_m, parked_g, rsched
 
 IDLE, RUNNING = 0, 1
 
@@ -60,41 +59,27 @@ def make_idle(s, pp):
     pp.status = IDLE
 
 
-def parked_g(s, goid, pp):
-    gp = G(s, goid, None, (), {})
-    gp.pp = pp
-    gp.status = Gstatus.WAITING
-    return gp
-
-
-def on_m(pp, fn, *args):
-    """Run ``fn`` as if on ``pp``'s own M (its g0 greenlet carries ``pp``)."""
-    class _G0(greenlet.greenlet):
-        pass
-    g0 = _G0(run=lambda: fn(*args))
-    g0.pp = pp
-    return g0.switch()
-
-
 def assert_running(s, pp):
     assert pp not in s.pidle and pp.status == RUNNING and not pp.parked
 
 
 # -- stopm ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("spinning", [True, False])
-def test_stopm_announces_idle_sleeps_then_leaves(spinning):
-    s = mksched()
-    p0, pp = s.allp
-    p0.spinning = True
-    s.nmspinning = 1 + spinning                     # p0 spins, and pp if ``spinning``
+@pytest.mark.parametrize("spinning, other_spinning", [(True, True), (True, False), (False, True)])
+def test_stopm_announces_idle_sleeps_then_leaves(spinning, other_spinning):
+    s = mksched(procs=3)
+    p0, pp, p2 = s.allp
+    make_idle(s, p2)                                # another P already idle
+    p0.spinning = other_spinning
+    s.nmspinning = other_spinning + spinning
     pp.spinning = spinning
     s.stopm(pp)
     # slept once, untimed, announced: on pidle, idle, parked, no longer spinning
-    assert pp.note.sleeps == [(None, True, 1, IDLE, True, False)]
+    assert pp.note.sleeps == [(None, True, 2, IDLE, True, False)]
     assert_running(s, pp)
-    assert s.npidle == 0 and s.pidle == []
-    assert s.nmspinning == 1 and not pp.spinning and p0.spinning   # only its own spin given up
+    assert s.npidle == 1 and s.pidle == [p2]
+    assert s.nmspinning == int(other_spinning) and not pp.spinning   # only its own spin given up
+    assert p0.spinning == other_spinning
 
 
 def test_stopm_returns_at_once_when_stopping():
@@ -237,6 +222,7 @@ def test_stopm_of_the_last_m_reports_the_deadlock():
     s.stopm(pp)
     assert pp.note.sleeps == []
     assert isinstance(s.panic_exc, rsched.Deadlock) and s.stopping
+    assert str(s.panic_exc) == "all goroutines are asleep - deadlock!"     # Go's text
     assert_running(s, pp)
 
 
@@ -386,10 +372,11 @@ def test_goready_list_queues_each_home_in_order_and_wakes_parked_ps():
     assert p1.note.wakes == 1 and p0.note.wakes == 0
 
 
-def test_goready_list_on_the_home_m_does_not_take_runnext():
+@pytest.mark.parametrize("n", [2, 3])
+def test_goready_list_on_the_home_m_does_not_take_runnext(n):
     s = mksched()
     pp = s.allp[0]
-    gs = [parked_g(s, i, pp) for i in range(3)]
+    gs = [parked_g(s, i, pp) for i in range(n)]
     on_m(pp, rsched.goready_list, gs)
     assert pp.runq.runnext is None and pp.runq.snapshot() == gs
 
@@ -425,3 +412,17 @@ def test_runqput_home_of_one_runnable_g(home):
 
 def test_a_p_built_for_tests_is_a_real_p():
     assert isinstance(mksched().allp[0], P)
+
+
+@pytest.mark.parametrize("checks", [True, False])
+def test_goready_marks_runnable_with_and_without_checks(monkeypatch, checks):
+    """Both status paths: casgstatus under GPM_DEBUG=checks=1, a plain store otherwise."""
+    monkeypatch.setattr(rsched, "_checks", checks)
+    s = mksched()
+    pp = s.allp[1]
+    one = parked_g(s, 1, pp)
+    rsched.goready(one)
+    many = [parked_g(s, i, pp) for i in (2, 3)]
+    rsched.goready_list(many)
+    assert [g.status for g in [one] + many] == [Gstatus.RUNNABLE] * 3
+    assert pp.runq.snapshot() == [one] + many

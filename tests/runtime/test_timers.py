@@ -287,6 +287,8 @@ def test_a_timer_stays_on_its_first_p():
     assert t.pp is p0 and t.period == 2.0 and t.when == 4.0
     assert p0.ntimers == 1 and p1.ntimers == 0 and p0.timers_dead == 1
     assert p1.timers == [] and p0.note.wakes == 0
+    rtimers.modtimer(t, 5.0, 2.0, p0, p0)
+    assert p0.timers_dead == 2 and p0.ntimers == 1
 
 
 def test_stale_entries_are_counted_and_dropped_when_popped():
@@ -342,21 +344,13 @@ def test_a_periodic_timer_on_time_rearms_one_period_later():
 
 
 def _parked(s, pp, goid):
-    from tests.support import G, Gstatus
-    gp = G(s, goid, None, (), {})
-    gp.pp = pp
-    gp.status = Gstatus.WAITING
-    return gp
+    from tests.support import parked_g
+    return parked_g(s, goid, pp)
 
 
 def _on_m(pp, fn, *args):
-    import greenlet
-
-    class _G0(greenlet.greenlet):
-        pass
-    g0 = _G0(run=lambda: fn(*args))
-    g0.pp = pp
-    return g0.switch()
+    from tests.support import on_m
+    return on_m(pp, fn, *args)
 
 
 @pytest.mark.parametrize("where", ["owner", "other-m"])
