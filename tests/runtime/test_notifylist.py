@@ -5,7 +5,7 @@ ticket and queue state below is exact."""
 import pytest
 
 import gpm
-from tests.support import rsema
+from tests.support import internal_g, rsema
 
 R = rsema.WaitReason.SEMACQUIRE
 
@@ -143,7 +143,7 @@ def test_waiters_park_with_their_wait_reason():
         settle(lambda: len(nl.waiters) == 1, "the Cond waiter did not park")
         g2 = gpm.go(s.semacquire, R)
         settle(lambda: len(s.waiters) == 1, "the sema waiter did not park")
-        reasons = (g1.waitreason, g2.waitreason)
+        reasons = (internal_g(g1).waitreason, internal_g(g2).waitreason)
         nl.notify_all()
         s.semrelease()
         g1.join()
