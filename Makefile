@@ -55,14 +55,14 @@ test-random: venv
 
 # Mutation testing (mutmut 3, [tool.mutmut] in pyproject.toml) of p, sudog, sema,
 # timers, chan, select and sched's protocol functions (stopm and its recheck
-# helpers, wakep, goready and its batch forms, findrunnable); not part of make
+# helpers, wakep, goready and its batch forms, findrunnable, findnext); not part of make
 # test.  niced, two workers.  Hours on 2 shared cores (0.16 mutants/s at load
 # 15-20: 480 of 933 in 59 min; docs/HACKING.md has the figures);
 # MUTANTS="gpm._runtime.sema.*" narrows a run.  Then
 # `.venv/bin/python tools/mutants_score.py -v` prints the per-module score and
 # the survivors; docs/HACKING.md explains the equivalent ones.
 SCHED_PROTOCOL := xǁSchedǁstopm* xǁSchedǁ_any_stealable* xǁSchedǁ_leave_idle* xǁSchedǁwakep* \
-	x_goready* x_runqput_home* x__runqput_next* xǁSchedǁfindrunnable*
+	x_goready* x_runqput_home* xǁSchedǁfindrunnable* x_findnext*
 MUTANTS ?= gpm._runtime.p.* gpm._runtime.timers.* gpm._runtime.sema.* gpm._runtime.sudog.* \
 	$(addprefix gpm._runtime.sched.,$(SCHED_PROTOCOL)) gpm._runtime.chan.* gpm._runtime.select.*
 mutants: venv
