@@ -311,6 +311,21 @@ class Comparison:
               f"min..max range over rounds, relative to the median)")
 
 
+def run_comparisons(comps, rounds: int) -> None:
+    """Run and report each comparison in turn (every bench script's driver)."""
+    for comp in comps:
+        print(f"-- {comp.title}")
+        comp.run(rounds)
+        comp.report()
+
+
+def script_main(variants: dict[str, Callable[[int], dict]], main: Callable[[list[str]], Any]) -> None:
+    """A bench script's entry point: be the worker if ``--variant`` is given,
+    else the driver ``main(sys.argv[1:])``."""
+    if not worker_main(variants):
+        main(sys.argv[1:])
+
+
 def driver_args(description: str, default_n: int, quick_n: int, argv=None):
     """Common driver command line: --quick, --rounds, --n."""
     parser = argparse.ArgumentParser(description=description)

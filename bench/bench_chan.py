@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import _harness as h
@@ -434,12 +433,8 @@ def comparisons(quick: bool, n: int | None = None) -> list[h.Comparison]:
 
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=0, quick_n=0, argv=argv)
-    for comp in comparisons(args.quick, args.n or None):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.quick, args.n or None), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 
 import _harness as h
@@ -187,5 +186,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

@@ -205,12 +205,8 @@ def comparisons(quick: bool) -> list[h.Comparison]:
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=0, quick_n=0, argv=argv)
     print(f"interpreter: {interpreter()}")
-    for comp in comparisons(args.quick):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.quick), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

@@ -365,12 +365,8 @@ def comparisons(n_http, n_redis, n_cost):
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=1000, quick_n=1000, argv=argv)
     quick = "--quick" in (argv or [])
-    for comp in comparisons(args.n, 200 if quick else 1000, 20000 if quick else 100000):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n, 200 if quick else 1000, 20000 if quick else 100000), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

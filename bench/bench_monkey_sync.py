@@ -14,7 +14,6 @@ Comparisons (every variant in a fresh process, interleaved rounds, medians):
 
 from __future__ import annotations
 
-import sys
 import time
 
 import _harness as h
@@ -173,12 +172,8 @@ def comparisons(n: int) -> list[h.Comparison]:
 
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=1_000_000, quick_n=200_000, argv=argv)
-    for comp in comparisons(args.n):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

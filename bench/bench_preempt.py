@@ -177,12 +177,8 @@ def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=HOG_ITERS,
                          quick_n=HOG_ITERS // 3, argv=argv)
     n_nohog = 20_000 if args.n < HOG_ITERS else 50_000
-    for comp in comparisons(args.n, n_nohog):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n, n_nohog), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import random
 import resource
-import sys
 import time
 
 import _harness as h
@@ -417,5 +416,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

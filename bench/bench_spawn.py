@@ -10,7 +10,6 @@ asyncio 11.5, Go 1.7.
 
 from __future__ import annotations
 
-import sys
 import time
 
 import _harness as h
@@ -115,12 +114,8 @@ def comparisons(n: int) -> list[h.Comparison]:
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=100_000,
                          quick_n=20_000, argv=argv)
-    for comp in comparisons(args.n):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)

@@ -272,10 +272,7 @@ def comparisons(n: int) -> list[h.Comparison]:
 
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=400, quick_n=100, argv=argv)
-    for comp in comparisons(args.n):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n), args.rounds)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ greenlet-based scheduler pays.  Reference figures from the issue: gevent
 
 from __future__ import annotations
 
-import sys
 import time
 
 import _harness as h
@@ -147,12 +146,8 @@ def comparisons(n: int) -> list[h.Comparison]:
 def main(argv=None):
     args = h.driver_args(__doc__.splitlines()[0], default_n=200_000,
                          quick_n=50_000, argv=argv)
-    for comp in comparisons(args.n):
-        print(f"-- {comp.title}")
-        comp.run(args.rounds)
-        comp.report()
+    h.run_comparisons(comparisons(args.n), args.rounds)
 
 
 if __name__ == "__main__":
-    if not h.worker_main(VARIANTS):
-        main(sys.argv[1:])
+    h.script_main(VARIANTS, main)
