@@ -361,28 +361,29 @@ def _sleep_fire(gp, now):
     _s.goready(gp)
 
 
-class _SleepTimer:
+class _SleepTimer(RTimer):
     """A goroutine's reusable sleep timer (``G.sleep_timer``), armed by gopark.
 
     gopark calls ``release()`` once the G is WAITING (Go's ``resetForSleep``,
     the unlockf of timeSleep's gopark): any M may fire any P's timers
     (steal_timers), so a timer armed while the G still ran could be fired by
     another M before the park, and goready would find the G RUNNING (a fatal
-    casgstatus error under checks=1).  Fields are the owner G's only: set by
-    ``sleep`` and read in ``release`` on the G's own M, before the timer is
-    armed.
+    casgstatus error under checks=1).  ``due`` and ``home`` are the owner G's
+    only: set by ``sleep`` and read in ``release`` on the G's own M, before
+    the timer is armed.  It is the RTimer itself (not a wrapper around one):
+    one tracked object less per sleeping goroutine.
     """
 
-    __slots__ = ("t", "when", "pp")
+    __slots__ = ("due", "home")
 
     def __init__(self, gp):
-        self.t = RTimer(_sleep_fire, gp)
-        self.when = 0.0
-        self.pp = None
+        RTimer.__init__(self, _sleep_fire, gp)
+        self.due = 0.0              # deadline of the pending sleep
+        self.home = None            # the G's home P (the timer's P once armed)
 
     def release(self):
-        pp = self.pp
-        modtimer(self.t, self.when, 0.0, pp, pp)
+        home = self.home
+        modtimer(self, self.due, 0.0, home, home)
 
 
 def duration(what: str, seconds: object) -> float:
@@ -431,8 +432,8 @@ def sleep(seconds: float) -> None:
     st = gp.sleep_timer
     if st is None:
         st = gp.sleep_timer = _SleepTimer(gp)
-    st.pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
-    st.when = _clock.nanotime() + d
+    st.home = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
+    st.due = _clock.nanotime() + d
     _s.gopark(st, WaitReason.SLEEP)   # arms the timer once the G is WAITING (see _SleepTimer)
 
 

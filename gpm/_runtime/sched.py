@@ -135,6 +135,7 @@ class Sched:
         self.hooklock = new_lock()            # guards main_calls and exit_hooks (a leaf)
         self.main_calls = collections.deque() # fns for the thread blocked in gpm.run (gpm.signal)
         self.exit_hooks = []                  # fns run on that thread after the run ends
+        self.gmain_run = self.gmain           # one bound method shared by every worker greenlet (set once)
         self.debug = debug if debug is not None else parse_debug(os.environ.get("GPM_DEBUG"))
         if seed is None:
             seed = self.debug.seed
@@ -375,7 +376,7 @@ class Sched:
             gp.status = Gstatus.DEAD
         self.allgs.pop(gp.goid, None)         # absent if discarded (unwound at exit)
         lock.release()
-        # sleep_timer: its RTimer's arg is gp, a cycle refcounting cannot free.
+        # sleep_timer: its arg is gp, a cycle refcounting cannot free.
         gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = gp.sleep_timer = None
         if joiners:
             for sg in joiners:
@@ -774,7 +775,6 @@ class Sched:
         gp = me.gp
         pp = me.pp
         g0 = pp.g0
-        goexit = self.goexit
         while True:
             try:
                 # Each G runs in its own Context: this worker switches to it
@@ -799,7 +799,7 @@ class Sched:
                     self.finish(exc=e)
             if self.forked:
                 fork_child_exit(exc)          # the goroutine that forked ended in the child
-            goexit(pp, gp, result, exc)
+            self.goexit(pp, gp, result, exc)     # no bound-method local: one object less per parked G
             me.gp = None
             gp = result = exc = None
             # Schedule from here, without g0 (one switch instead of two): a
@@ -957,7 +957,7 @@ def run_on(pp, gp, inherit, now, me, exiting=False):
         elif pp.free_workers:
             gr = pp.free_workers.pop()
         elif me is pp.g0:
-            gr = WorkerGreenlet(pp.sched.gmain, me)
+            gr = WorkerGreenlet(pp.sched.gmain_run, me)
             gr.pp = pp
         else:
             return pp.g0.switch((gp, inherit, now))
