@@ -96,10 +96,13 @@ _pacer = None
 
 def enter(sched):
     """Start pacing for the runtime of ``gpm.run``.  Called by run before the
-    runtime's threads start; a no-op where pacing does not apply or when
-    another run's pacer is still installed."""
+    runtime's threads start; a no-op where pacing does not apply.  A pacer
+    still installed is a previous run's whose exit an interrupt cut short
+    (only one gpm.run runs at a time): it is removed first."""
     global _pacer
-    if _pacer is not None or not applies() or sched.debug.gcpaceoff:
+    if _pacer is not None:
+        exit(_pacer.sched)          # stale: its run's exit was cut short (one run at a time)
+    if not applies() or sched.debug.gcpaceoff:
         return
     th = gc.get_threshold()
     if len(th) < 3 or th[0] <= 0:

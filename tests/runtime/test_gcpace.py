@@ -185,3 +185,19 @@ def main():
 gpm.run(main, procs=1)
 """ % how)
     assert float(out.split()[0]) <= budget, out
+
+
+def test_a_pacer_left_by_a_cut_short_exit_is_replaced():
+    # If an interrupt skipped gcpace.exit, the next run removes the stale
+    # pacer (it would hold the old Sched and keep the raised threshold).
+    out = _check(_PARKED + """
+from gpm._runtime import gcpace
+real = gcpace.exit
+gcpace.exit = lambda sched: None    # the first run's exit is skipped
+park(5000, lambda: None)
+stale = gcpace._pacer
+gcpace.exit = real
+park(10, lambda: None)
+print(stale is not None, gcpace._pacer is None, stale.callback in gc.callbacks, gc.get_threshold())
+""")
+    assert out.split() == ["True", "True", "False", "(700,", "10,", "10)"], out
