@@ -44,7 +44,8 @@ import time as _time
 FT_NAP = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not (
     getattr(sys, "_is_gil_enabled", lambda: True)())
 
-__all__ = ["FT_NAP", "new_lock", "new_sema", "Note", "os_timeout", "RANKS", "RankedLock", "lockrank_enabled"]
+__all__ = ["FT_NAP", "new_lock", "new_sema", "Note", "os_timeout", "RANKS", "RankedLock", "lockrank_enabled",
+           "release_held"]
 
 # -- lock ranks (Go's lockrank.go) ---------------------------------------------
 #
@@ -121,6 +122,23 @@ def _held():
     except AttributeError:
         h = _tls.held = []
         return h
+
+
+def release_held():
+    """Release every ranked lock this thread holds, newest first, and return
+    their names (lockrank=1; otherwise nothing is tracked and this returns []).
+    Only for a thread that dies of a FatalError (Sched.crash): what the locks
+    guarded may be inconsistent, but the run is being aborted anyway."""
+    held = _held()
+    names = []
+    while held:
+        lk = held.pop()
+        names.append(lk.name)
+        try:
+            lk._lock.release()
+        except RuntimeError:        # already released behind the record's back
+            pass
+    return names
 
 
 class RankedLock:

@@ -37,7 +37,7 @@ def mstart(sched, pp):
             fe = FatalError(f"gpm: scheduler of M{pp.id} crashed: {e!r}")
             fe.__cause__ = e
             e = fe
-        sched.finish(exc=e)
+        sched.crash(e)
     finally:
         # Unwind this thread's greenlets here, on their own thread: parked
         # goroutines are discarded (Go: program exit), and nothing suspended

@@ -70,7 +70,7 @@ from .clock import nanotime
 from .debugflags import parse_debug
 from .errors import Deadlock, FatalError, throw
 from .g import G, Gstatus, WaitReason, WorkerGreenlet, G0Greenlet, casgstatus
-from .locks import new_lock, new_sema
+from .locks import new_lock, new_sema, release_held
 from .p import P, Pstatus
 from .timers import check_timers, run_timers
 
@@ -88,6 +88,7 @@ GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st sched
 STEAL_PASSES = 4                   # Go's stealWork tries 4 rounds over all Ps
 MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
 UNWIND_TRIES = 3                   # GreenletExit throws into a discarded G that parks again
+TEARDOWN_WAIT = 1.0                # s: teardown's wait for a runtime lock once the run crashed
 FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
 # Wait reasons of objects that plain threads may release without registering (checkdead).
 EXTERNAL_WAITS = frozenset({WaitReason.THREADING_LOCK})
@@ -175,13 +176,19 @@ class Sched:
         self.finished = False
         self.main_result = None
         self.panic_exc = None                 # first uncaught goroutine exception / Deadlock / FatalError
+        # Set once by crash() (any thread), never cleared: a runtime thread died
+        # of a FatalError and may have left runtime locks held.  Teardown then
+        # takes them with a bounded wait (teardown_lock) instead of hanging.
+        self.crashed = False
 
     # -- stopping (api.py starts the threads and joins them) --------------
 
     def stop(self):
         """Begin shutdown: every M leaves its loop at its next schedule.  Any thread."""
-        with self.lock:
-            self.stopping = True
+        got = self.teardown_lock(self.lock)
+        self.stopping = True
+        if got:
+            self.lock.release()
         for pp in self.allp:
             pp.wake()
         if self.sysmon is not None:
@@ -191,14 +198,46 @@ class Sched:
 
     def finish(self, result=None, exc=None):
         """Record the run's outcome (first one wins) and stop.  Any thread."""
-        with self.lock:
+        got = self.teardown_lock(self.lock)
+        try:
             if self.finished:
                 return
             self.finished = True
             self.main_result = result
             self.panic_exc = exc
+        finally:
+            if got:
+                self.lock.release()
         self.stop()
         self.done.release()
+
+    def crash(self, exc):
+        """A runtime thread (M, sysmon, syscall pool) dies of ``exc``, a
+        FatalError: abort the run.  The dying thread, from its except block.
+
+        The code that failed may have left runtime locks held (hot paths take
+        them by hand, without ``with``).  Go exits the process on a throw;
+        gpm.run raises the FatalError instead, so nothing may then wait
+        forever for such a lock: under lockrank=1 this thread's ranked locks
+        are released here (and named); otherwise every teardown step waits at
+        most TEARDOWN_WAIT for a lock and skips its work without it.
+        """
+        left = release_held()
+        if left:
+            log.error("gpm: the crashed thread held runtime locks %s: released", ", ".join(left))
+        self.crashed = True
+        self.finish(exc=exc)
+
+    def teardown_lock(self, lock):
+        """Acquire ``lock`` for a teardown step; return whether it was.  Blocks
+        as usual, or at most TEARDOWN_WAIT once the run crashed (see crash)."""
+        if not self.crashed:
+            lock.acquire()
+            return True
+        if lock.acquire(True, TEARDOWN_WAIT):
+            return True
+        log.error("gpm: a runtime lock stays held by a crashed thread; teardown goes on without it")
+        return False
 
     def call_on_main(self, fn):
         """Queue ``fn()`` for the thread blocked in gpm.run, which runs it within 50 ms.  Any thread.
@@ -241,7 +280,9 @@ class Sched:
         that would otherwise wait forever: plain threads and goroutines of
         another runtime (those of this one are discarded too).  Any thread."""
         wake = []
-        with self.allglock:
+        if not self.teardown_lock(self.allglock):
+            return
+        try:
             for gp in gs:
                 if gp._done or gp.discarded:
                     continue
@@ -251,6 +292,8 @@ class Sched:
                 gp.joiners = None
                 if js:
                     wake.extend(sg for sg in js if sg.g is None or sg.g.sched is not self)
+        finally:
+            self.allglock.release()
         for sg in wake:
             sg.wake()
 
@@ -258,8 +301,12 @@ class Sched:
         """After the Ms stopped: discard every G left (never run, or pinned to an
         M that could not unwind it).  A G still running on a stuck M (it blocks
         its thread in user code) is left alone: it may still finish.  Any thread."""
-        with self.allglock:
+        if not self.teardown_lock(self.allglock):
+            return
+        try:
             gs = [gp for gp in self.allgs.values() if gp.status != Gstatus.RUNNING]
+        finally:
+            self.allglock.release()
         self.discard(gs)
 
     def unwind(self, pp, withdraw=None):
@@ -284,9 +331,13 @@ class Sched:
         for gr in idle:
             if not gr.dead:
                 gr.throw(GreenletExit)
-        with self.allglock:
+        if not self.teardown_lock(self.allglock):
+            return
+        try:
             mine = [gp for gp in self.allgs.values()
                     if gp.pp is pp and gp.status != Gstatus.SYSCALL]
+        finally:
+            self.allglock.release()
         self.discard(mine)
         for gp in mine:
             gr = gp.gr

@@ -209,7 +209,7 @@ class SyscallPool:
         except BaseException as e:            # noqa: BLE001 - a runtime bug: abort the run
             fe = FatalError(f"gpm: syscall thread crashed: {e!r}")
             fe.__cause__ = e
-            self.sched.finish(exc=fe)
+            self.sched.crash(fe)
         finally:
             if counted:
                 with lock:

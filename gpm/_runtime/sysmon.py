@@ -123,7 +123,7 @@ class Sysmon:
         except BaseException as e:            # noqa: BLE001 - feeds the abort path
             fe = FatalError(f"gpm: sysmon crashed: {e!r}")
             fe.__cause__ = e
-            sched.finish(exc=fe)
+            sched.crash(fe)
         finally:
             if self.preempt:
                 preempt.preempt_all(sched)     # a G that never yields would keep its M from exiting

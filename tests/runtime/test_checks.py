@@ -90,3 +90,47 @@ def test_suite_runs_with_checks_on():
     """))
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "True"
+
+
+# A fatal error raised while the crashing M holds a runtime lock it took by
+# hand (goexit holds allglock across casgstatus): the M's own unwind, and
+# gpm.run's teardown (discard_all), take that lock again.  Go exits the
+# process on a throw; gpm.run must at least raise the FatalError promptly
+# and leave the next gpm.run working, never hang.
+_FATAL_HOLDING_ALLGLOCK = """
+import sys, time
+import gpm
+from tests.support import rsched, Gstatus, FatalError
+real = rsched.casgstatus
+def broken(gp, old, new):
+    if new == Gstatus.DEAD and gp.goid == 2:
+        rsched.throw("injected: goexit of goroutine 2")
+    return real(gp, old, new)
+rsched.casgstatus = broken
+def main():
+    gpm.go(lambda: None).join()
+t0 = time.monotonic()
+try:
+    gpm.run(main, procs=%d)
+except FatalError as e:
+    print("raised", round(time.monotonic() - t0, 1), e, flush=True)
+rsched.casgstatus = real
+print("next", gpm.run(lambda: 42, procs=1), flush=True)
+"""
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+@pytest.mark.parametrize("lockrank", [0, 1])
+def test_fatal_error_while_holding_a_runtime_lock_does_not_hang(procs, lockrank):
+    # lockrank=1 knows the crashed thread's locks and releases them; without it,
+    # teardown waits a bounded time for each lock and goes on without it.
+    p = run_prog(_FATAL_HOLDING_ALLGLOCK % procs, timeout=40, GPM_DEBUG=f"checks=1,lockrank={lockrank}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("raised") and "injected: goexit of goroutine 2" in lines[0], p.stdout
+    assert float(lines[0].split()[1]) < 15.0, p.stdout      # bounded waits, not the 40 s timeout
+    assert lines[-1] == "next 42", p.stdout
+    if lockrank:
+        assert "the crashed thread held runtime locks allg: released" in p.stderr, p.stderr
+    else:
+        assert "teardown goes on without it" in p.stderr, p.stderr
