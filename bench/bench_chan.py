@@ -9,6 +9,8 @@
           with every send and receive a 2-case gpm.select (the data channel
           and a ``done`` channel that is closed at the end), so each side
           parks in select's pass 2 and is woken through the claim.
+          rt/gpm-p1-select4: the same round trip with each receive a
+          select over 4 channels (the data channel and 3 idle ones).
 2. buf/*  buffered throughput, one producer and one consumer, capacity 128:
           gpm Chan(128) vs gevent.queue.Queue(128) vs asyncio.Queue(128)
           (vs queue.Queue(128) with 2 threads).  Metric: us per item.
@@ -98,6 +100,46 @@ def _rt_gpm_select(procs: int):
                 i += 1
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             done.close()
+            return elapsed, i, cpu
+
+        elapsed, count, cpu = gpm.run(main, procs=procs)
+        return _rt_result(elapsed, count, n, cpu)
+    return run
+
+
+def _rt_gpm_select4(procs: int):
+    """The ping-pong round trip with each receive a select over 4 channels (the
+    data channel and 3 idle ones; sends plain): what select adds to a round
+    trip that parks and wakes, against rt/gpm-p1."""
+    def run(n: int) -> dict:
+        gpm = h.require_gpm("run", "go", "Chan", "select")
+
+        def main():
+            ping, pong = gpm.Chan(0), gpm.Chan(0)
+            idle = [gpm.Chan(0) for _ in range(NSEL - 1)]
+            select = gpm.select
+
+            def echo():
+                cases = [ping.recv] + [c.recv for c in idle]
+                send = pong.send
+                while True:
+                    v = select(*cases)[1]
+                    if v is None:       # the stop signal
+                        return
+                    send(v)
+
+            gpm.go(echo)
+            deadline = h.Deadline(TIME_BUDGET)
+            cases = [pong.recv] + [c.recv for c in idle]
+            send = ping.send
+            i = 0
+            c0, t0 = time.process_time(), time.perf_counter()
+            while i < n and not deadline.expired(i):
+                send(i + 1)             # never None
+                select(*cases)
+                i += 1
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+            send(None)
             return elapsed, i, cpu
 
         elapsed, count, cpu = gpm.run(main, procs=procs)
@@ -377,6 +419,7 @@ def _sel_gpm(nchan: int):
 VARIANTS = {
     "rt/gpm-p1": _rt_gpm(1),
     "rt/gpm-p1-select": _rt_gpm_select(1),
+    "rt/gpm-p1-select4": _rt_gpm_select4(1),
     "rt/gevent": rt_gevent,
     "rt/asyncio": rt_asyncio,
     "rt/threads": rt_threads,

@@ -31,7 +31,7 @@ def _gpm(procs: int):
             WaitGroup = None  # fall back to joining every handle
 
         def main():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             if WaitGroup is not None:
                 wg = WaitGroup()
                 wg.add(n)
@@ -47,12 +47,12 @@ def _gpm(procs: int):
                 for g in handles:
                     g.join()
                 how = "join"
-            return time.perf_counter() - t0, how
+            return time.perf_counter() - t0, how, time.process_time() - c0
 
         t0 = time.perf_counter()
-        elapsed, how = gpm.run(main, procs=procs)
+        elapsed, how, cpu = gpm.run(main, procs=procs)
         total = time.perf_counter() - t0
-        return {"us_per_task": elapsed / n * 1e6, "n": n, "wait": how,
+        return {"us_per_task": elapsed / n * 1e6, "cpu_us_per_task": cpu / n * 1e6, "n": n, "wait": how,
                 "run_total_s": total,
                 "note": None if how == "WaitGroup" else
                 "gpm.sync.WaitGroup missing: waited with Goroutine.join()"}
