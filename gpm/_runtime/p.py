@@ -334,6 +334,7 @@ class P:
       curg schedtick slice_start slice_exec check_global counters readybatch
       g0 free_workers last_sched curg_since longest_hold
                                 owner M only; read racily by stats/sysmon/trace
+      sudogcache                owner M only (select.py takes and returns Sudogs there)
       id sched rng note         set once at init (note: any thread wakes, the owner M sleeps)
       preempt_req               preempt._lock (a pending preemption request, preempt.py)
     """
@@ -344,7 +345,7 @@ class P:
         "timers", "timers_lock", "timer0", "ntimers", "timer_tie", "timers_dead",
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
-        "preempt_req", "preempted", "readybatch", "stack_reqs",
+        "preempt_req", "preempted", "readybatch", "stack_reqs", "sudogcache",
     )
 
     def __init__(self, sched, pid, seed=None):
@@ -384,6 +385,7 @@ class P:
         self.preempted = 0            # Gs preempted on this P (owner only)
         self.readybatch = None        # owner M only: a list while it fires its own timers
                                       # (goready collects there; timers.py readies it in order)
+        self.sudogcache = []          # owner M only: free select Sudogs (Go's pp.sudogcache, select.py)
 
     def runqput_next(self, gp):
         """Readied ``gp`` (pinned here) into runnext; free Gs a full ring spills go

@@ -12,7 +12,8 @@ Algorithm (Go's passes, ANCHORS.md 1.11):
      one draw from the caller's P's seeded rng, ``random`` on a plain
      thread), so a choice among several ready cases is uniform;
   1. in poll order, try each case alone: a non-blocking ``chanrecv`` /
-     ``chansend`` (chan.py: the same code as every receive and send).  The
+     ``chansend`` (chan.py: the same code as every receive and send), called
+     only if the lock-free test of its fast path says it may proceed.  The
      first that proceeds wins.  None: return the ``default`` case if any;
   2. lock every distinct channel once, in ascending ``id()`` (the global lock
      order: two selects over the same channels can never deadlock) and ask
@@ -20,12 +21,15 @@ Algorithm (Go's passes, ANCHORS.md 1.11):
      since pass 1, or a stale Sudog: a false positive, which the next pass 1
      drops): unlock all and go back to pass 1.  None: enqueue one select
      Sudog per case (all sharing the caller's G or thread semaphore and one
-     claim ``[sema, winner]``), then park, releasing the channel locks only
-     after the caller is marked waiting;
+     claim ``[sema, winner]``; a goroutine's come from its P's
+     ``sudogcache``), then park, releasing the channel locks only after the
+     caller is marked waiting;
   3. after the wake, the winner is ``sel[1]`` (set by the waker that won the
      claim, see chan.py ``dequeue``); take each other channel's lock in turn
      and remove the remaining Sudogs (a waker that lost the claim already
-     dropped its).
+     dropped its).  Then no waker can reach any of them (each dequeued one
+     under a lock pass 3 has taken since): a goroutine's go back to its P's
+     cache, cleared (Go's releaseSudog).
   The loop 1-2 ends: each round either returns, parks, or saw a change that
   another party made (or dropped stale Sudogs) since the previous pass 1.
 
@@ -36,7 +40,8 @@ unless it was claimed.  Nothing is woken with a lock held.
 
 State: none shared.  ``sel`` (the claim) is written by the winning waker
 under the claim, read by the selecting party after its wake; the Sudogs
-follow sudog.py's rules; the poll-order tables are read-only.
+follow sudog.py's rules; the poll-order tables are read-only; ``P.sudogcache``
+is its owner M's only (a goroutine selects on its own P's M).
 """
 
 import itertools
@@ -46,11 +51,12 @@ from typing import Any
 
 from greenlet import getcurrent
 
-from .chan import Chan, _NilChan, chanrecv, chansend, recv_ready, send_ready, block_forever
+from .chan import Chan, _NilChan, chanrecv, chansend, block_forever
 from .errors import ClosedChannelError, throw
 from .g import WaitReason, WorkerGreenlet
 from .locks import new_sema
 from .sudog import Sudog, current_waiter, note_plain
+from .sched import gopark as _gopark
 from .clock import current_sched as _current_sched
 
 __all__ = ["select", "default"]
@@ -69,6 +75,7 @@ class _Default:
 default = _Default()
 
 _RECV, _RECV_OK, _SEND = 0, 1, 2
+_SUDOGCACHE_MAX = 64        # free select Sudogs kept per P
 
 
 class _MultiUnlock:
@@ -210,22 +217,23 @@ def select(*cases: Any) -> tuple[int, Any]:
     while True:
         # Pass 1: each case alone, in poll order, as a non-blocking chanrecv /
         # chansend (default and nil-channel cases are skipped: a uniformly
-        # random order of all cases orders the ready ones uniformly too).
+        # random order of all cases orders the ready ones uniformly too).  A
+        # case whose channel would block is skipped without the call: the
+        # racy test is chanrecv's / chansend's own lock-free fast path (same
+        # reads, same order, same proof there), written out.
         for j in order:
             case = cases[j]
             if type(case) is _MethodType:
-                f = case.__func__
-                if f is _recv_f:
-                    r = chanrecv(case.__self__, block=False)
+                c = case.__self__
+                if c._buf or c._sendq or c._closed:
+                    r = chanrecv(c, block=False)          # nilchan never gets here
                     if r is not None:
-                        return j, r[0]
-                elif f is _recv_ok_f:
-                    r = chanrecv(case.__self__, block=False)
-                    if r is not None:
-                        return j, r
-            elif type(case) is tuple:
+                        return (j, r[0]) if case.__func__ is _recv_f else (j, r)
+            elif case is not default:
                 f, v = case
-                if f.__func__ is _send_f and chansend(f.__self__, v, block=False) is None:
+                c = f.__self__
+                if ((c._closed or (c._recvq if c._cap == 0 else len(c._buf) < c._cap))
+                        and f.__func__ is _send_f and chansend(c, v, block=False) is None):
                     return j, None
         if dflt >= 0:
             if type(gr) is not WorkerGreenlet:
@@ -239,24 +247,39 @@ def select(*cases: Any) -> tuple[int, Any]:
             scases = _scases(cases, order)
             if not scases:                # only nil-channel cases
                 block_forever(WaitReason.SELECT)
-            chans = {id(sc[1]): sc[1] for sc in scases}
-            locks = [chans[k]._lock for k in sorted(chans)]
+            locks = [c._lock for c in sorted({sc[1] for sc in scases}, key=id)]
+            if type(gr) is WorkerGreenlet:
+                gp = gr.gp
+                cache = gr.pp.sudogcache
+                sema = None
+            else:                         # before any lock: this raises on a scheduler greenlet
+                gp = cache = None
+                sema = current_waiter(gr).sema
         for lk in locks:
             lk.acquire()
-        for kind, c, _v, _i in scases:
-            if recv_ready(c) if kind != _SEND else send_ready(c):
+        for kind, c, _v, _i in scases:    # recv_ready / send_ready, written out
+            if ((c._buf or c._sendq or c._closed) if kind != _SEND
+                    else (c._closed or c._recvq or len(c._buf) < c._cap)):
                 break
         else:
             break                         # nothing ready: enqueue with the locks held
         for lk in locks:
             lk.release()
 
+    # Enqueue one Sudog per case.  A goroutine takes them from its P's cache
+    # (Go's acquireSudog: the P is this M's, so no lock) and gives them back
+    # after pass 3, when no waker can still reach them (every waker that
+    # dequeued one did so under a channel lock that pass 3 has taken since).
     sel: list[Any] = [new_sema(), None]
-    sg0 = current_waiter(gr)
     sgs: list[Any] = []
     for kind, c, v, i in scases:
-        sg = sg0 if not sgs else Sudog(sg0.g, sg0.sema)
-        sg.isselect = True
+        if cache:
+            sg = cache.pop()
+            sg.g = gp
+            sg.ok = True
+        else:
+            sg = Sudog(gp, sema)
+            sg.isselect = True
         sg.sel = sel
         sg.idx = i
         sg.c = c
@@ -267,7 +290,10 @@ def select(*cases: Any) -> tuple[int, Any]:
             q = c._recvq
         q.append(sg)
         sgs.append((sg, q, kind))
-    sg0.block(_MultiUnlock(locks), WaitReason.SELECT)
+    if gp is not None:
+        _gopark(_MultiUnlock(locks), WaitReason.SELECT)
+    else:
+        sgs[0][0].block(_MultiUnlock(locks), WaitReason.SELECT)
 
     # Pass 3: dequeue the losers, one channel lock at a time.
     winner = sel[1]
@@ -285,8 +311,13 @@ def select(*cases: Any) -> tuple[int, Any]:
         lk.release()
     if winner is None:
         throw("select: woken without a winning case")
+    widx, welem, wok = winner.idx, winner.elem, winner.ok
+    if cache is not None and len(cache) < _SUDOGCACHE_MAX:
+        for sg, _q, _k in sgs:            # Go's releaseSudog: keep nothing alive
+            sg.g = sg.elem = sg.c = sg.sel = None
+            cache.append(sg)
     if wkind == _SEND:
-        if not winner.ok:
+        if not wok:
             raise ClosedChannelError("send on closed channel")
-        return winner.idx, None
-    return _result(wkind, winner.idx, winner.elem, winner.ok)
+        return widx, None
+    return _result(wkind, widx, welem, wok)

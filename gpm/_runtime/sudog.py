@@ -30,7 +30,8 @@ Protocol, for a structure guarded by lock L:
   Exactly one of "a waker dequeues sg" and "cancel removes sg" happens, under L,
   so a waiter is woken exactly once.
 
-Fields: ``g``, ``sema`` and (once queued) ``idx`` never change.  The others
+Fields: ``g``, ``sema`` and (once queued) ``idx`` never change while a Sudog
+is in use (select reassigns ``g`` to the Sudogs it takes from a P's cache).  The others
 belong to whoever holds the structure's lock while sg is queued, to the
 waker between dequeue and ``wake``, then to the waiter (the wake is the
 hand-over: a goready's run-queue lock, or the semaphore release).

@@ -8,6 +8,7 @@ seeded here, so every count below is deterministic.
 import collections
 import random
 import threading
+import types
 
 import pytest
 
@@ -247,3 +248,76 @@ def test_exactly_one_case_fires_when_two_become_ready():
     i, v, first, other, second = gpm.run(main, procs=1)
     assert (i, v) in ((0, "a"), (1, "b"))
     assert first == v and {v, other} == {"a", "b"} and second == other
+
+
+# -- the P's Sudog cache (Go's acquireSudog / releaseSudog) ----------------------
+
+def test_reused_sudog_forgets_a_close():
+    """A select woken by a close leaves ok=False in its Sudogs; the next select
+    of that P reuses them and must not report its send as closed."""
+    def main():
+        a, b = gpm.Chan(), gpm.Chan()
+        got = gpm.Chan(1)
+
+        def first():
+            got.send(gpm.select(a.recv_ok, b.recv_ok))
+        gpm.go(first)
+        while not (a._recvq and b._recvq):
+            gpm.gosched()
+        a.close()
+        r1 = got.recv()
+        c, d = gpm.Chan(), gpm.Chan()
+
+        def second():
+            got.send(gpm.select((c.send, "v"), d.recv))
+        gpm.go(second)
+        while not (c._sendq and d._recvq):
+            gpm.gosched()
+        v = c.recv()
+        return r1, got.recv(), v
+    assert gpm.run(main, procs=1) == ((0, (None, False)), (0, None), "v")
+
+
+def test_cached_sudogs_keep_nothing_alive():
+    """After a parked select returns, its Sudogs (back in the P's cache) hold
+    neither the sent value, the channels nor the goroutine."""
+    import gc
+    import weakref
+
+    class Val:
+        pass
+
+    def main():
+        a, b = gpm.Chan(), gpm.Chan()
+        got = gpm.Chan(1)
+        v = Val()
+        ref = weakref.ref(v)
+
+        def sender(v):
+            got.send(gpm.select((a.send, v), b.recv))
+        gpm.go(sender, v)
+        del v
+        while not (a._sendq and b._recvq):
+            gpm.gosched()
+        a.recv()
+        got.recv()
+        bref = weakref.ref(b)
+        del a, b
+        gc.collect()
+        return ref() is None, bref() is None
+    assert gpm.run(main, procs=1) == (True, True)
+
+
+def test_blocking_select_on_a_scheduler_greenlet_raises_with_no_lock_held():
+    """A blocking select on a scheduler greenlet (a runtime bug) raises
+    RuntimeError before pass 2 takes any channel lock: the channels stay usable."""
+    import greenlet
+
+    class Sched0(greenlet.greenlet):
+        pp = types.SimpleNamespace(rng=random.Random(1))   # marks a scheduler greenlet (g0, timers)
+
+    a, b = gpm.Chan(), gpm.Chan()
+    out = []
+    Sched0(lambda: out.append(pytest.raises(RuntimeError, gpm.select, a.recv, b.recv))).switch()
+    assert "scheduler greenlet" in str(out[0].value)
+    assert not a._lock.locked() and not b._lock.locked()
