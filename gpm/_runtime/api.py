@@ -152,6 +152,9 @@ class Goroutine(Generic[T]):
         return repr(self._g).replace("<G ", "<Goroutine ", 1)
 
 
+_new_handle = object.__new__          # Goroutine's own __new__ (Generic adds none)
+
+
 def _join_cancel(gp, sg) -> bool:
     """Timeout path of join: remove ``sg`` if no waker took it yet."""
     with gp.sched.allglock:
@@ -350,8 +353,9 @@ def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Goroutine[T]:
     sched = pp.sched if pp is not None else (_clock.plain_sched() or ensure_runtime())
     f = _getframe(1)
     code = f.f_code
-    return Goroutine(sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname),
-                                   cur))
+    h = _new_handle(Goroutine)      # Goroutine(gp) without its __init__ frame: one call less per go()
+    h._g = sched.newproc(fn, args, kwargs or None, (code.co_filename, f.f_lineno, code.co_qualname), cur)
+    return h
 
 
 gosched: Callable[[], None] = _s.gosched
