@@ -331,7 +331,7 @@ class P:
       timers ...                see timers.py (P.timers_lock)
       parked                    runq.lock: the M is about to sleep / sleeping on ``note``
       status                    Sched.lock (idle while in Sched.pidle)
-      curg schedtick slice_start slice_exec check_global counters readybatch
+      curg schedtick slice_start slice_exec check_global counters readybatch handoff*
       g0 free_workers last_sched curg_since longest_hold
                                 owner M only; read racily by stats/sysmon/trace
       sudogcache                owner M only (select.py takes and returns Sudogs there)
@@ -346,6 +346,7 @@ class P:
         "executed", "steals", "stolen", "spawned",
         "last_sched", "curg_since", "longest_hold", "spinning",
         "preempt_req", "preempted", "readybatch", "stack_reqs", "sudogcache",
+        "handoff", "handoff_inherit", "handoff_now",
     )
 
     def __init__(self, sched, pid, seed=None):
@@ -386,6 +387,9 @@ class P:
         self.readybatch = None        # owner M only: a list while it fires its own timers
                                       # (goready collects there; timers.py readies it in order)
         self.sudogcache = []          # owner M only: free select Sudogs (Go's pp.sudogcache, select.py)
+        self.handoff = None           # owner M only: a free G a goroutine's stack hands to g0's
+        self.handoff_inherit = False  # schedule to start on a new worker (sched.run_on), its
+        self.handoff_now = 0          # inherit flag and clock reading
 
     def runqput_next(self, gp):
         """Readied ``gp`` (pinned here) into runnext; free Gs a full ring spills go
