@@ -83,14 +83,21 @@ def test_popen_forks_and_waits_for_exec_in_the_syscall_pool():
     # thread inside a goroutine (the thread that calls subprocess's fork_exec is recorded), not
     # on the M; with a preexec_fn (the interpreter runs its at-fork hooks around that fork) it
     # stays on the M.  Errors of the exec come back as the original's exceptions.
+    # The spawn is recorded in both of subprocess's ways to start a child: _fork_exec and, since
+    # 3.13 (posix_spawn_file_actions_addclosefrom_np made close_fds=True eligible), os.posix_spawn
+    # for an executable given with a directory and no preexec_fn; 3.11/3.12 take _fork_exec for
+    # all three calls here, 3.13 and 3.13t posix_spawn for the first and third.
     out = run_patched("""
-        import subprocess, sys, threading, gpm
+        import os, subprocess, sys, threading, gpm
         seen = []
-        orig = subprocess._fork_exec
-        def fork_exec(*a):
-            seen.append(threading.current_thread().name.rstrip("0123456789"))
-            return orig(*a)
-        subprocess._fork_exec = fork_exec
+        def recording(orig):
+            def spawn(*a, **kw):
+                seen.append(threading.current_thread().name.rstrip("0123456789"))
+                return orig(*a, **kw)
+            return spawn
+        subprocess._fork_exec = recording(subprocess._fork_exec)
+        if hasattr(os, "posix_spawn"):
+            os.posix_spawn = recording(os.posix_spawn)
         def main():
             rc = subprocess.run([sys.executable, "-c", "pass"]).returncode
             rc2 = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None).returncode
