@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import gpm
-from tests.support import wait_blocked
+from tests.support import wait_blocked, wait_until
 
 
 def test_chan_cap_validation():
@@ -99,10 +99,19 @@ def test_fifo_buffered_and_blocked_senders(procs):
             seq.send(None)     # tell main we are about to send
             c.send(i)
 
+        # seq only says sender i is about to send; with Ps in parallel (free-threaded) sender i
+        # can be stalled between seq.send and c.send while sender i+1 overtakes it, so main waits
+        # until sender i's value is in: in the buffer (i < 4) or its sudog in the sendq.
+        #   sender 3 (P1)         main (P0)           sender 4 (P2)
+        #   seq.send -> main      seq.recv; go(4)
+        #   (descheduled)         seq.recv            seq.send; c.send(4): buffer slot 3
+        #   c.send(3): sendq                          -> out: [0, 1, 2, 4, 3, ...]
         for i in range(n):
             gpm.go(sender, i)
             seq.recv()
-            if i >= 4:
+            if i < 4:
+                wait_until(lambda i=i: len(c) > i, what=f"value {i} buffered", interval=0)
+            else:
                 wait_blocked(c._sendq, i - 3)
         return [c.recv() for _ in range(n)]
 
