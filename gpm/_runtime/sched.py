@@ -704,9 +704,20 @@ class Sched:
 
 
     def _any_stealable(self, pp):
+        """stopm's recheck: a free G another P holds that stealwork could take, in its
+        ring or in its runnext (stealwork's last pass takes a free runnext).  Racy reads:
+        stopm announced idle under Sched.lock first (module doc)."""
         for p2 in self.allp:
-            if p2 is not pp and p2.runq.nfree:
-                return True
+            if p2 is not pp:
+                q = p2.runq
+                if q.nfree:
+                    return True
+                # Without this, a G spawned into runnext just before this M joined pidle
+                # (the spawner read npidle == 0: no wakep) waited for the spawner to yield
+                # or for sysmon's retake (100 ms): a lost wakeup.
+                nxt = q.runnext
+                if nxt is not None and nxt.pp is None:
+                    return True
         return False
 
     def _leave_idle(self, pp):

@@ -126,6 +126,23 @@ def test_stopm_sees_another_ps_free_g_but_not_a_pinned_one():
     assert_running(s, pp)
 
 
+@pytest.mark.parametrize("pinned", [False, True])
+def test_stopm_sees_another_ps_free_runnext(pinned):
+    """A G spawned into another P's runnext just before this M announced idle (the
+    spawner read npidle == 0, so no wakep): stealwork's last pass can take it, so the
+    recheck must not sleep.  It did (the recheck counted ring Gs only): the G waited for
+    its spawner to yield or for sysmon's retake (100 ms)."""
+    s = mksched()
+    p0, pp = s.allp
+    p0.runq.put(FakeG(1, pinned=pinned), next=True)
+    s.stopm(pp)
+    if pinned:
+        assert len(pp.note.sleeps) == 1             # a pinned runnext stays on p0
+    else:
+        assert pp.note.sleeps == []
+        assert_running(s, pp)
+
+
 def test_stopm_ignores_its_own_free_gs_in_the_steal_recheck():
     """Its own queue is checked under its runq lock (step 3), not as a steal target."""
     s = mksched(procs=1)

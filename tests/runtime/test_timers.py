@@ -106,14 +106,27 @@ def test_compaction_keeps_live_timers():
     assert pp.timer0 == 300.0
 
 
-def test_timers_of_a_busy_p_fire_on_an_idle_one():
+def test_timers_of_a_busy_p_fire_on_an_idle_one(monkeypatch):
     """Issue 8, bug 8: a with_timeout(0.1) made by a CPU-bound goroutine on P0
     must still wake its waiter parked on idle P1 (Go's stealWork runs other
     Ps' due timers).  It used to wake only when P0 next scheduled (2 s and
     more later).  Functional check: the waiter wakes while main, which armed
     the timer, has not yielded once; the spins are bounded by deadlines.
+
+    Preemption off: main must hold P0 for the whole test.  Where preemption
+    works (3.12+, 3.13t) a P1 that the loaded machine woke more than a time
+    slice (10 ms) late found main preempted and the waiter already run on P0
+    ({'p': 0, 'woke': True}: 2 of 5 targeted runs on 3.13t at load 3), and
+    P0 then ran its own timers, which is not what this test is about.  (On
+    3.13t M1 itself comes late: a Thread.start() made while another thread
+    runs Python returns after 160-290 ms there, 0.3 ms on 3.13 with the GIL,
+    measured without gpm; M1 then steals the waiter, 90-350 ms after main
+    spawned it.)
     """
+    import os
     import time
+
+    monkeypatch.setenv("GPM_DEBUG", os.environ.get("GPM_DEBUG", "") + ",asyncpreemptoff=1")
 
     import gpm
     import gpm.context
