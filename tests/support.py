@@ -21,7 +21,7 @@ from gpm._runtime.timers import RTimer
 from gpm._runtime.errors import FatalError
 from gpm._runtime import netpoll
 from gpm._runtime.netpoll_epoll import Netpoll
-from gpm._runtime.locks import Note
+from gpm._runtime.locks import Note, FdNote, new_note
 from gpm._runtime import preempt
 from gpm._runtime import locks as rlocks
 from gpm._runtime import sema as rsema
@@ -39,7 +39,7 @@ def examples(n):
 __all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "RTimer", "current_sched", "Sched", "getg", "nanotime",
            "stop_background", "start_runtime", "internal_g", "FakeG", "jain", "gpm_threads",
            "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
-           "netpoll", "Netpoll", "Note", "preempt", "rlocks", "rsema",
+           "netpoll", "Netpoll", "Note", "FdNote", "new_note", "preempt", "rlocks", "rsema",
            "current_waiter", "note_plain", "wake_all", "rchan", "rselect", "rclock", "nanotime"]
 
 

@@ -219,7 +219,13 @@ def start_threads(sched):
     def start_all():
         start_sysmon(sched, sched.sysmon)
         try:
-            for t in sched.ms:
+            # M0 last; the others wait (m.mstart) until M0 ran its first G: on a free-threaded
+            # build a Thread.start() made while another thread runs Python returns only after
+            # 160-290 ms (3.13t at load 3-12, measured without gpm; 0.3 ms with the GIL), so
+            # with M0 running the main G at once each later M came that much later, and the
+            # first P ran nearly all of a fan-out alone (9619 of 10000 goroutines at procs=4,
+            # Jain 0.35).  Started last, M0 still finds the main G first.
+            for t in sched.ms[1:] + sched.ms[:1]:
                 t.start()
         finally:
             sched.sysmon.ms_started.set()
@@ -251,6 +257,9 @@ def join_threads(sched, timeout=5.0):
     ms_done = (sm is None or sm.ms_started.is_set()) and not any(t.is_alive() for t in sched.ms)
     if np is not None and ms_done:
         np.close()
+    if ms_done:
+        for pp in sched.allp:
+            pp.note.close()             # an FdNote's eventfd (free-threaded builds); no M sleeps on it now
     if sm is not None and sm.preempt and not (sm.thread is not None and sm.thread.is_alive()):
         _preempt.release()
 

@@ -34,7 +34,9 @@ are atomic on every CPython build (including free-threaded ones).
 """
 
 import _thread
+import math
 import os
+import select as _select
 import sys
 import sysconfig
 import time as _time
@@ -319,3 +321,89 @@ class Note:
                 self._signaled = False
                 return True
         return False
+
+    def close(self):
+        """Nothing to release (FdNote's counterpart).  Any thread."""
+
+
+class FdNote(Note):
+    """A Note whose sleeper blocks in ``poll`` on an eventfd instead of on a lock (free-threaded
+    builds, ``new_note``).
+
+    Why: a blocking acquire of a held lock first spins with up to 40 sched_yield() calls
+    there (CPython's PyMutex, Note.nap), so an M woken while still spinning saw the wakeup
+    only when its current yield returned; on the loaded 2-core machine an idle P woken by
+    wakep came 100-350 ms late and the spawning P ran nearly everything itself
+    (tests/stress/test_fairness.py: executed per P [9619, 1294, 1076, 1277]).  ``poll`` and
+    eventfd reads are plain system calls: no spin.
+
+    Same contract as Note: sticky wakeup, spurious wakeups allowed.  ``_signaled`` (guarded
+    by ``_mu``) is the state; the eventfd is only the kick that ends the poll: wakeup sets
+    ``_signaled`` and writes the fd under ``_mu`` (so a close cannot slip in between and the
+    write never lands on a reused fd number); the sleeper drains the fd after every poll, so
+    a stale kick costs at most one early return, never a busy loop.
+    """
+
+    __slots__ = ("_fd", "_poll")
+
+    def __init__(self):
+        super().__init__()
+        self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._poll = _select.poll()          # the owner's alone
+        self._poll.register(self._fd, _select.POLLIN)
+
+    def wakeup(self):
+        """Wake the sleeper (any thread).  Idempotent until the next sleep."""
+        with self._mu:
+            if self._signaled:
+                return
+            self._signaled = True
+            if self._fd >= 0:
+                os.eventfd_write(self._fd, 1)
+
+    def sleep(self, timeout=None) -> bool:
+        """Block until woken (True) or until ``timeout`` seconds pass (False). Owner only."""
+        with self._mu:
+            if self._signaled:
+                self._signaled = False
+                return True
+            fd = self._fd
+        if fd >= 0:
+            if timeout is None:
+                ms = None
+            else:
+                ms = min(math.ceil(max(timeout, 0.0) * 1000.0), 2**31 - 1)
+            try:
+                if self._poll.poll(ms):
+                    os.eventfd_read(fd)
+            except (BlockingIOError, InterruptedError):
+                pass
+        with self._mu:
+            if self._signaled:
+                self._signaled = False
+                return True
+        return False
+
+    def close(self):
+        """Close the eventfd (after the owner M exited; a later wakeup only sets the flag).
+        Any thread; idempotent."""
+        with self._mu:
+            fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self):
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def new_note():
+    """The Note an M sleeps on: FdNote on free-threaded builds (where os.eventfd exists),
+    else Note (a lock-based sleep is cheaper where acquire does not spin)."""
+    if FT_NAP and hasattr(os, "eventfd"):
+        return FdNote()
+    return Note()

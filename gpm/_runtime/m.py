@@ -27,6 +27,12 @@ __all__ = ["mstart"]
 
 
 def mstart(sched, pp):
+    # Every M but M0 (started last by api.start_threads) waits until M0 ran its first G
+    # (the main G, or a background runtime's first), polling every ms: the main G stays on
+    # P0, and no M runs Python while the other Ms' Thread.start() calls wait.
+    p0 = sched.allp[0]
+    while pp is not p0 and not p0.executed and not sched.stopping:
+        pp.note.sleep(0.001)
     g0 = G0Greenlet(sched.schedule)
     g0.pp = pp
     pp.g0 = g0

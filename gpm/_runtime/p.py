@@ -29,7 +29,7 @@ wrap-around in every run (tokio does the same under loom).
 import collections
 import random
 
-from .locks import new_lock, Note
+from .locks import new_lock, new_note
 
 __all__ = ["RunQueue", "P", "RUNQ_SIZE", "Pstatus"]
 
@@ -353,7 +353,7 @@ class P:
         self.id = pid
         self.sched = sched
         self.runq = RunQueue()
-        self.note = Note()            # the M sleeps here when idle
+        self.note = new_note()        # the M sleeps here when idle (locks.new_note)
         self.parked = False           # guarded by runq.lock
         self.status = Pstatus.RUNNING
         self.curg = None              # G running now (owner writes)

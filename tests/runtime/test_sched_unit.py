@@ -274,3 +274,21 @@ def test_stopm_parks_until_goready_or_wakep(how):
         s.stopping = True
         p0.wake()
         th.join(10)
+
+
+@pytest.mark.parametrize("procs", [2, 4])
+def test_the_main_g_runs_on_p0_after_every_m_started(procs):
+    """api.start_threads starts M0 last and the other Ms wait (m.mstart) until M0 ran its
+    first G.  Before, M0 started first and ran the main G at once; on 3.13t the
+    Thread.start() of each later M then took 160-290 ms (a start() made beside a thread
+    running Python; 0.3 ms with the GIL), so the first P ran nearly all of a fan-out
+    alone.  Here the first thing main sees: it is on P0 and every M thread is alive."""
+    import gpm
+    from tests.support import getg
+
+    def main():
+        gp = getg()
+        return gp.pp.id, [t.is_alive() for t in gp.sched.ms]
+
+    for _ in range(5):
+        assert gpm.run(main, procs=procs) == (0, [True] * procs)
