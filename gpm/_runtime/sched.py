@@ -124,6 +124,7 @@ _randomize = False
 _seeded = False
 SEEDED_SLICE = 64
 _READY_FROM = (Gstatus.WAITING, Gstatus.SYSCALL)
+_RUNNABLE, _RUNNING = Gstatus.RUNNABLE, Gstatus.RUNNING   # one global load on the switch paths
 
 
 class Sched:
@@ -1058,7 +1059,7 @@ def run_on(pp, gp, inherit, now, me, exiting=False):
     if _checks:
         casgstatus(gp, Gstatus.RUNNABLE, Gstatus.RUNNING)
     else:
-        gp.status = Gstatus.RUNNING
+        gp.status = _RUNNING
     if gr is me:
         return gp
     if exiting:
@@ -1079,7 +1080,7 @@ def goready(gp):
     if _checks:
         casgstatus(gp, _READY_FROM, Gstatus.RUNNABLE)
     else:
-        gp.status = Gstatus.RUNNABLE
+        gp.status = _RUNNABLE
     pp = gp.pp
     if getattr(getcurrent(), "pp", None) is pp:
         rb = pp.readybatch
@@ -1159,15 +1160,15 @@ def gosched() -> None:
     again only after every G queued before it, and global work is not starved.
     """
     gr = getcurrent()
-    gp = getattr(gr, "gp", None)
-    if gp is None:
+    if type(gr) is not WorkerGreenlet:        # a plain thread (or a fork child's old worker)
         _os_sleep(0)
         return
-    pp = gr.pp  # type: ignore[attr-defined]   # a goroutine's greenlet is a WorkerGreenlet
+    gp = gr.gp
+    pp = gr.pp
     if _checks:
         casgstatus(gp, Gstatus.RUNNING, Gstatus.RUNNABLE)
     else:
-        gp.status = Gstatus.RUNNABLE
+        gp.status = _RUNNABLE
     now = nanotime()
     nxt, inherit = findnext(pp, now, False, gp)
     if nxt is None:
