@@ -293,9 +293,9 @@ def test_cached_sudogs_keep_nothing_alive():
         v = Val()
         ref = weakref.ref(v)
 
-        def sender(v):
+        def sender(a, b, v):
             got.send(gpm.select((a.send, v), b.recv))
-        gpm.go(sender, v)
+        gpm.go(sender, a, b, v)
         del v
         while not (a._sendq and b._recvq):
             gpm.gosched()
