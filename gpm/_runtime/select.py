@@ -224,7 +224,7 @@ def select(*cases: Any) -> tuple[int, Any]:
         for j in order:
             case = cases[j]
             if type(case) is _MethodType:
-                c = case.__self__
+                c: Any = case.__self__            # a Chan (cases checked)
                 if c._buf or c._sendq or c._closed:
                     r = chanrecv(c, block=False)          # nilchan never gets here
                     if r is not None:
