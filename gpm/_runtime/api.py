@@ -358,7 +358,7 @@ def go(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Goroutine[T]:
     if not callable(fn):
         raise TypeError(f"gpm.go: fn must be callable, got {type(fn).__name__}")
     cur = getcurrent()
-    pp = getattr(cur, "pp", None)                   # set on Ms' greenlets only
+    pp = cur.pp if type(cur) is WorkerGreenlet else getattr(cur, "pp", None)   # Ms' greenlets only
     sched = pp.sched if pp is not None else (_clock.plain_sched() or ensure_runtime())
     f = _getframe(1)
     code = f.f_code

@@ -382,8 +382,12 @@ class Sched:
         """
         if cur is None:
             cur = getcurrent()
-        pp = getattr(cur, "pp", None)
-        parent = getattr(cur, "gp", None)
+        if type(cur) is WorkerGreenlet:       # a goroutine spawns (no getattr calls)
+            pp = cur.pp
+            parent = cur.gp
+        else:
+            pp = getattr(cur, "pp", None)     # g0 (a timer's after_func) or a plain thread
+            parent = None
         ctx = _copy_context()                 # asyncio's Task rule (API.md "Goroutine context")
         lock = self.allglock
         lock.acquire()                        # not ``with``: half the cost on this hot path
