@@ -1,0 +1,474 @@
+"""chan.py and select.py protocol properties that mutation testing found unchecked.
+
+Fast and in-process (``make mutants`` runs this file against chan.py and
+select.py); each test names the mutants it kills in docs/HACKING.md's terms.
+"""
+
+import random
+import threading
+
+import pytest
+
+import gpm
+from tests.support import Sudog, current_sched, getg, rchan, rlocks, rselect, run_prog, wait_blocked, wait_parked
+from gpm._runtime.g import WaitReason
+
+
+class _Fixed(random.Random):
+    """An rng whose ``random()`` is always ``x`` (0.0: the first poll order, 0.999: the last)."""
+
+    def __init__(self, x):
+        super().__init__(0)
+        self.x = x
+
+    def random(self):
+        return self.x
+
+
+def _three_ready():
+    chans = [gpm.Chan(1) for _ in range(3)]
+    for c in chans:
+        c.send(0)
+    return chans
+
+
+def _refill(chans):
+    for c in chans:
+        if not len(c):
+            c.send(0)
+
+
+# -- a plain thread that completes a channel op is recorded for checkdead -------
+
+def _ops():
+    def recv_buffered(c):          # Chan.recv's inline buffered case
+        c.send(1)
+        assert c.recv() == 1
+
+    def send_buffered(c):          # chansend's inline buffered case
+        c.send(1)
+
+    def recv_ok(c):
+        c.send(1)
+        assert c.recv_ok() == (1, True)
+
+    def close(c):
+        c.close()
+
+    def select_default(c):         # nothing ready: select returns default
+        assert gpm.select(c.recv, gpm.default) == (1, None)
+
+    def select_ready(c):
+        c.send(2)
+        assert gpm.select(c.recv, gpm.default) == (0, 2)
+
+    def send_to_a_waiting_receiver(c):   # send_poll hands over, then chansend's last note
+        c.send(3)
+
+    return [recv_buffered, send_buffered, recv_ok, close, select_default, select_ready,
+            send_to_a_waiting_receiver]
+
+
+@pytest.mark.parametrize("op", _ops(), ids=lambda f: f.__name__)
+def test_a_plain_thread_that_used_a_channel_is_recorded_for_checkdead(op):
+    """API.md: a live plain thread that used a channel may still wake a
+    goroutine, so checkdead must know it (Sched.foreign).  Each completed op,
+    fast paths included, records the thread (mutants: ``type(gr) is _Worker``
+    in Chan.recv/close, select's default branch)."""
+    def main():
+        s = current_sched()
+        c = gpm.Chan(1)
+        errors = []
+        if op.__name__ == "send_to_a_waiting_receiver":
+            peer = gpm.go(c.recv)
+            wait_blocked(c._recvq)
+
+        def body():
+            try:
+                op(c)
+            except BaseException as e:          # pragma: no cover - reported below
+                errors.append(e)
+
+        th = threading.Thread(target=body)
+        th.start()
+        th.join()                                # blocks this M briefly (procs=1: nothing else to run)
+        if op.__name__ == "send_to_a_waiting_receiver":
+            assert peer.join() == 3
+        return errors, th.ident in s.foreign
+
+    errors, recorded = gpm.run(main, procs=1)
+    assert not errors and recorded
+
+
+# -- wait reasons of the blocking forms ---------------------------------------
+
+def _blockers():
+    return [
+        ("send", lambda a, b: a.send(1), WaitReason.CHAN_SEND),
+        ("recv", lambda a, b: a.recv(), WaitReason.CHAN_RECEIVE),
+        ("nil send", lambda a, b: gpm.nilchan.send(1), WaitReason.CHAN_SEND_NIL),
+        ("nil recv", lambda a, b: gpm.nilchan.recv(), WaitReason.CHAN_RECEIVE_NIL),
+        ("nil recv_ok", lambda a, b: gpm.nilchan.recv_ok(), WaitReason.CHAN_RECEIVE_NIL),
+        ("nil next", lambda a, b: next(iter(gpm.nilchan)), WaitReason.CHAN_RECEIVE_NIL),
+        ("select()", lambda a, b: gpm.select(), WaitReason.SELECT_NO_CASES),
+        ("select nil", lambda a, b: gpm.select(gpm.nilchan.recv, (gpm.nilchan.send, 1)), WaitReason.SELECT),
+        ("select", lambda a, b: gpm.select(a.recv, (b.send, 1)), WaitReason.SELECT),
+    ]
+
+
+@pytest.mark.parametrize("what,fn,reason", _blockers(), ids=[b[0] for b in _blockers()])
+def test_blocked_forms_park_with_their_wait_reason(what, fn, reason):
+    """Goroutine dumps and checkdead's EXTERNAL_WAITS read ``waitreason``
+    (mutants: ``block_forever(None)``, ``sg.block(lock, None)``)."""
+    def main():
+        a, b = gpm.Chan(), gpm.Chan()
+        h = gpm.go(fn, a, b)
+        wait_parked(h, reason)
+        return h.done()
+
+    assert gpm.run(main, procs=1) is False
+
+
+def test_a_plain_thread_blocks_forever_on_the_nil_channel():
+    """block_forever on a plain thread parks it on its semaphore (mutant:
+    ``sg.block(None, ...)``, which raised AttributeError in the thread)."""
+    src = (
+        "import threading, gpm\n"
+        "err = []\n"
+        "def body():\n"
+        "    try:\n"
+        "        gpm.nilchan.recv()\n"
+        "    except BaseException as e:\n"
+        "        err.append(e)\n"
+        "t = threading.Thread(target=body, daemon=True)\n"
+        "t.start()\n"
+        "t.join(0.5)\n"
+        "print(t.is_alive(), err)\n"
+    )
+    r = run_prog(src, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True []"
+
+
+# -- select's random choice comes from the right rng ----------------------------
+
+@pytest.mark.parametrize("x,want", [(0.0, 0), (0.999, 2)])
+def test_a_goroutines_select_draws_its_poll_order_from_its_ps_rng(x, want):
+    """Go's per-P fastrand: a goroutine's select uses ``pp.rng`` (seeded runs
+    reproduce; mutants: ``getattr(None/gr, 'XXppXX')``, ``gr = None``)."""
+    def main():
+        pp = getg().pp
+        keep = pp.rng
+        pp.rng = _Fixed(x)
+        try:
+            chans = _three_ready()
+            got = set()
+            for _ in range(20):
+                got.add(gpm.select(*[c.recv for c in chans])[0])
+                _refill(chans)
+            return got
+        finally:
+            pp.rng = keep
+
+    assert gpm.run(main, procs=1) == {want}
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_a_plain_threads_select_uses_the_runtime_rng_only_when_seeded(monkeypatch, seeded):
+    """A plain thread's select draws from ``Sched.rng`` in a seeded run, else
+    from ``random`` (mutants: ``s = None``, ``... and False``, ``seed is None``)."""
+    def main():
+        s = current_sched()
+        monkeypatch.setattr(s, "seed", 3 if seeded else None)
+        monkeypatch.setattr(s, "rng", _Fixed(0.0))
+        monkeypatch.setattr(rselect, "_random", _Fixed(0.999))
+        chans = _three_ready()
+        got = set()
+
+        def body():
+            for _ in range(20):
+                got.add(gpm.select(*[c.recv for c in chans])[0])
+                _refill(chans)
+
+        th = threading.Thread(target=body)
+        th.start()
+        th.join()
+        return got
+
+    assert gpm.run(main, procs=1) == ({0} if seeded else {2})
+
+
+# -- six cases: the first size past the permutation tables ------------------------
+
+def test_pollorder_of_six_is_a_permutation():
+    rng = random.Random(3)
+    for _ in range(50):
+        assert sorted(rselect.pollorder(6, rng)) == list(range(6))
+
+
+def test_select_over_six_ready_cases():
+    random.seed(2)
+    chans = [gpm.Chan(1) for _ in range(6)]
+    seen = set()
+    for _ in range(200):
+        _refill(chans)
+        i, v = gpm.select(*[c.recv for c in chans])
+        assert v == 0
+        seen.add(i)
+    assert seen == set(range(6))
+
+
+# -- pass 2 ------------------------------------------------------------------------
+
+def test_pass_two_holds_every_case_channels_lock(monkeypatch):
+    """Pass 2 asks each case's readiness, and enqueues, with every distinct
+    channel's lock held (mutant: the lock map keyed by ``id(None)``, which
+    locks one channel only)."""
+    seen = []
+
+    def recv_ready(c):
+        seen.append(c._lock.locked())
+        return rchan.recv_ready(c)
+
+    def send_ready(c):
+        seen.append(c._lock.locked())
+        return rchan.send_ready(c)
+
+    monkeypatch.setattr(rselect, "recv_ready", recv_ready)
+    monkeypatch.setattr(rselect, "send_ready", send_ready)
+
+    def main():
+        a, b, c = gpm.Chan(), gpm.Chan(), gpm.Chan()
+        h = gpm.go(gpm.select, a.recv, b.recv, (c.send, 1))
+        wait_parked(h, WaitReason.SELECT)
+        b.send("x")
+        return h.join()
+
+    assert gpm.run(main, procs=1)[1] == "x"
+    assert len(seen) == 3 and all(seen), seen
+
+
+@pytest.mark.parametrize("kind", ["recv", "send"])
+def test_a_case_made_ready_between_pass_one_and_two_is_taken(monkeypatch, kind):
+    """A channel that becomes ready after pass 1 tried it is seen by pass 2,
+    which goes back to pass 1 and performs it (mutants: ``break`` ->
+    ``return``, a send case asked ``recv_ready``).  The other party is
+    simulated by acting right after pass 1's failed attempt."""
+    real_recv, real_send = rselect.chanrecv, rselect.chansend
+    c = gpm.Chan(1)
+    if kind == "send":
+        c.send("old")                               # full: the send case waits
+    done = []
+
+    def chanrecv(ch, *, block=True):
+        r = real_recv(ch, block=block)
+        if ch is c and kind == "recv" and not done:
+            assert r is None
+            done.append(1)
+            c.send("new")                           # a sender arrives after pass 1
+        return r
+
+    def chansend(ch, v, *, block=True):
+        r = real_send(ch, v, block=block)
+        if ch is c and kind == "send" and not done:
+            assert r is False
+            done.append(1)
+            assert c.recv() == "old"                # a receiver makes room after pass 1
+        return r
+
+    monkeypatch.setattr(rselect, "chanrecv", chanrecv)
+    monkeypatch.setattr(rselect, "chansend", chansend)
+    other = gpm.Chan()
+    case = c.recv if kind == "recv" else (c.send, "mine")
+
+    def main():
+        return gpm.select(other.recv, case)
+
+    assert gpm.run(main, procs=1) == ((1, "new") if kind == "recv" else (1, None))
+    if kind == "send":
+        assert c.recv() == "mine"
+    assert not c._recvq and not c._sendq and not other._recvq
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_parked_select_reports_the_case_that_fired(n):
+    """Each case of a parked select has its own Sudog carrying its index
+    (mutant: ``sg0 if sgs else Sudog(...)``, which shares one Sudog among the
+    cases after the first)."""
+    def main():
+        out = []
+        for k in range(n):
+            for _ in range(6):                         # several poll orders per fired case
+                chans = [gpm.Chan() for _ in range(n)]
+                h = gpm.go(gpm.select, *[c.recv for c in chans])
+                wait_blocked(chans[k]._recvq)
+                chans[k].send(k)
+                out.append((k, h.join()))
+        return out
+
+    for k, got in gpm.run(main, procs=1):
+        assert got == (k, k)
+
+
+# -- messages --------------------------------------------------------------------
+
+def test_close_errors_say_which_close():
+    c = gpm.Chan()
+    c.close()
+    with pytest.raises(gpm.ClosedChannelError, match=r"^close of closed channel$"):
+        c.close()
+    with pytest.raises(gpm.ClosedChannelError, match=r"^close of nil channel$"):
+        gpm.nilchan.close()
+
+
+@pytest.mark.parametrize("i,bad", [(1, 42), (1, gpm.Chan().close), (1, (print, 1))])
+def test_a_bad_select_case_is_named_with_its_index_and_value(i, bad):
+    ch = gpm.Chan()
+    with pytest.raises(TypeError) as ei:
+        gpm.select(ch.recv, bad)
+    assert str(ei.value) == (f"gpm.select: case {i} must be ch.recv, ch.recv_ok, (ch.send, value) "
+                             f"or gpm.default, got {bad!r}")
+
+
+def test_two_defaults_message():
+    with pytest.raises(TypeError, match=r"^gpm.select: more than one default case$"):
+        gpm.select(gpm.default, gpm.default)
+
+
+def test_chan_repr():
+    c = gpm.Chan(2)
+    c.send(1)
+    assert repr(c) == f"<gpm.Chan cap=2 len=1 at {id(c):#x}>"
+    c.close()
+    assert repr(c) == f"<gpm.Chan cap=2 len=1 closed at {id(c):#x}>"
+    assert repr(gpm.nilchan) == "gpm.nilchan"
+    assert repr(gpm.default) == "gpm.default"
+    assert bool(gpm.Chan()) is True
+
+
+def test_default_pickles_as_itself():
+    import pickle
+    assert pickle.loads(pickle.dumps(gpm.default)) is gpm.default
+
+
+# -- non-blocking sends ------------------------------------------------------------
+
+@pytest.mark.parametrize("cap", [0, 1])
+def test_a_non_blocking_send_on_a_closed_channel_raises_even_when_full(cap):
+    """Closed is checked before "would block" (Go's chansend): a closed
+    unbuffered channel without receivers, or a closed full one, raises from
+    select's pass 1 instead of looking not ready (mutant: the lock-free fast
+    path taken when closed)."""
+    c = gpm.Chan(cap)
+    for _ in range(cap):
+        c.send("x")
+    c.close()
+    with pytest.raises(gpm.ClosedChannelError, match=r"^send on closed channel$"):
+        gpm.select((c.send, 1), gpm.default)
+    with pytest.raises(gpm.ClosedChannelError):
+        rchan.chansend(c, 1, block=False)
+
+
+def test_chansend_non_blocking_says_false_when_it_would_block():
+    """chansend(block=False): None once sent, False when it would block, on
+    the lock-free fast path (unbuffered, no receiver; full buffer) and on the
+    locked path (only a lost select receiver queued)."""
+    assert rchan.chansend(gpm.Chan(), 1, block=False) is False
+    full = gpm.Chan(1)
+    assert rchan.chansend(full, 1, block=False) is None
+    assert rchan.chansend(full, 2, block=False) is False
+    c = gpm.Chan()
+    c._recvq.append(_lost(_select_sudog()))
+    assert rchan.chansend(c, 1, block=False) is False
+    assert not c._recvq                       # the lost Sudog was dropped
+
+
+def _select_sudog():
+    sg = _waiter()
+    sg.isselect = True
+    sg.sel = [rlocks.new_sema(), None]
+    return sg
+
+
+def _waiter():
+    """A plain thread's Sudog as current_waiter makes it (its semaphore held)."""
+    sg = Sudog(None, rlocks.new_sema())
+    sg.sema.acquire()
+    return sg
+
+
+def _lost(sg):
+    sg.sel[0].acquire()
+    return sg
+
+
+def test_a_send_skips_lost_select_receivers_to_a_live_one():
+    """Go's waitq.dequeue goes on past a select that fired elsewhere: the
+    value goes to the next live receiver, not to the buffer or a wait
+    (mutant: ``dequeue(None)`` after the first lost one)."""
+    c = gpm.Chan(1)
+    lost, live = _lost(_select_sudog()), _waiter()
+    c._recvq.extend([lost, live])
+    c.send("v")
+    assert live.elem == "v" and live.sema.acquire(False)    # handed over and woken
+    assert lost.elem is None and not c._recvq and len(c) == 0
+
+
+def test_a_receive_skips_lost_select_senders_to_a_live_one():
+    """Same for a receive (mutants: ``sg = None`` / ``dequeue(None)`` after a lost claim)."""
+    c = gpm.Chan()
+    lost, live = _lost(_select_sudog()), _waiter()
+    lost.elem, live.elem = "stale", "w"
+    c._sendq.extend([lost, live])
+    assert c.recv_ok() == ("w", True)
+    assert live.sema.acquire(False) and not c._sendq
+
+
+# -- a blocked sender woken by close ------------------------------------------------
+
+def test_a_blocked_sender_woken_by_close_raises():
+    def main():
+        c, res = gpm.Chan(), gpm.Chan(1)
+
+        def body():
+            try:
+                c.send(1)
+                res.send("no error")
+            except gpm.ClosedChannelError as e:
+                res.send(str(e))
+
+        gpm.go(body)
+        wait_blocked(c._sendq)
+        c.close()
+        return res.recv()
+
+    assert gpm.run(main, procs=1) == "send on closed channel"
+
+
+# -- the waits of goroutines discarded at exit are withdrawn -------------------------
+
+@pytest.mark.parametrize("side", ["recv", "send"])
+def test_a_discarded_goroutines_wait_leaves_a_channel_that_outlives_the_run(side):
+    """withdraw_chan_waits finds the channel through ``sg.c``: a channel used
+    by a later run must not hold the Sudog of a goroutine that is gone
+    (mutants: park_on without the channel)."""
+    c = gpm.Chan()
+
+    def main():
+        gpm.go(c.recv if side == "recv" else (lambda: c.send(1)))
+        wait_blocked(c._recvq if side == "recv" else c._sendq)
+
+    gpm.run(main, procs=1)
+    assert not c._recvq and not c._sendq
+    assert gpm.select(c.recv, (c.send, 2), gpm.default) == (2, None)
+
+
+# -- Chan's argument checks -----------------------------------------------------------
+
+def test_chan_cap_errors_name_the_parameter_and_the_value():
+    with pytest.raises(TypeError) as ei:
+        gpm.Chan(1.5)
+    assert str(ei.value) == "gpm.Chan: cap must be an int, got float"
+    with pytest.raises(ValueError) as ei:
+        gpm.Chan(-2)
+    assert str(ei.value) == "gpm.Chan: cap must be >= 0, got -2"
