@@ -136,6 +136,39 @@ def test_findnext_yielding_g_lets_the_global_queue_go_first():
     assert pp.runq.snapshot() == [me]
 
 
+def test_findnext_requeues_a_yielding_g_behind_the_ring_not_in_runnext():
+    """_requeue (stopping, a due timer off g0, the global queue first): the
+    yielding G goes to the ring's tail, behind what was queued, never into
+    runnext, where it would run again first (mutant: ``put(gp, True)``)."""
+    s = _sched()
+    pp = s.allp[0]
+    me, other = _g(s, 1, pp), _g(s, 2, pp)
+    pp.runq.put(other)
+    s.stopping = True
+    assert rsched.findnext(pp, nanotime(), False, me) == (None, False)
+    assert pp.runq.runnext is None and pp.runq.snapshot() == [other, me]
+
+
+def test_findnext_requeue_onto_a_full_ring_moves_half_the_free_gs_to_the_global_queue():
+    """_requeue's overflow: the free Gs a full ring gives up go to the global
+    queue in one batch, none lost (mutants: ``sched = None``,
+    ``globrunqputbatch(None)``)."""
+    s = _sched()
+    pp = s.allp[0]
+    free = [_g(s, 10 + i) for i in range(pp.runq.cap)]
+    for gp in free:
+        assert pp.runq.put(gp) is None
+    me = _g(s, 1, pp)
+    s.stopping = True
+    assert rsched.findnext(pp, nanotime(), False, me) == (None, False)
+    local = pp.runq.snapshot()
+    assert me in local and s.runqsize > 0
+    glob = []
+    while s.runqsize:
+        glob.append(s.globrunqget(pp, 1))
+    assert sorted(g.goid for g in local + glob if g is not me) == [g.goid for g in free]
+
+
 # -- findrunnable: local, global, netpoll, steal ------------------------------------
 
 class _FakePoller:
