@@ -220,64 +220,29 @@ def test_select_over_six_ready_cases():
 
 # -- pass 2 ------------------------------------------------------------------------
 
-def test_pass_two_holds_every_case_channels_lock(monkeypatch):
-    """Pass 2 asks each case's readiness, and enqueues, with every distinct
-    channel's lock held (mutant: the lock map keyed by ``id(None)``, which
-    locks one channel only)."""
-    seen = []
-
-    def recv_ready(c):
-        seen.append(c._lock.locked())
-        return rchan.recv_ready(c)
-
-    def send_ready(c):
-        seen.append(c._lock.locked())
-        return rchan.send_ready(c)
-
-    monkeypatch.setattr(rselect, "recv_ready", recv_ready)
-    monkeypatch.setattr(rselect, "send_ready", send_ready)
-
-    def main():
-        a, b, c = gpm.Chan(), gpm.Chan(), gpm.Chan()
-        h = gpm.go(gpm.select, a.recv, b.recv, (c.send, 1))
-        wait_parked(h, WaitReason.SELECT)
-        b.send("x")
-        return h.join()
-
-    assert gpm.run(main, procs=1)[1] == "x"
-    assert len(seen) == 3 and all(seen), seen
-
-
 @pytest.mark.parametrize("kind", ["recv", "send"])
 def test_a_case_made_ready_between_pass_one_and_two_is_taken(monkeypatch, kind):
-    """A channel that becomes ready after pass 1 tried it is seen by pass 2,
-    which goes back to pass 1 and performs it (mutants: ``break`` ->
-    ``return``, a send case asked ``recv_ready``).  The other party is
-    simulated by acting right after pass 1's failed attempt."""
-    real_recv, real_send = rselect.chanrecv, rselect.chansend
+    """A channel that becomes ready after pass 1 looked at it is seen by pass
+    2 (under the channel locks), which goes back to pass 1 and performs the
+    case instead of parking (mutants: ``break`` -> ``return``, a send case
+    asked the receive condition).  The other party is simulated by acting
+    at the step between the passes (``_scases``, once)."""
+    real_scases = rselect._scases
     c = gpm.Chan(1)
     if kind == "send":
         c.send("old")                               # full: the send case waits
     done = []
 
-    def chanrecv(ch, *, block=True):
-        r = real_recv(ch, block=block)
-        if ch is c and kind == "recv" and not done:
-            assert r is None
+    def scases(cases, order):
+        if not done:
             done.append(1)
-            c.send("new")                           # a sender arrives after pass 1
-        return r
+            if kind == "recv":
+                c.send("new")                       # a sender arrives after pass 1
+            else:
+                assert c.recv() == "old"            # a receiver makes room after pass 1
+        return real_scases(cases, order)
 
-    def chansend(ch, v, *, block=True):
-        r = real_send(ch, v, block=block)
-        if ch is c and kind == "send" and not done:
-            assert r is False
-            done.append(1)
-            assert c.recv() == "old"                # a receiver makes room after pass 1
-        return r
-
-    monkeypatch.setattr(rselect, "chanrecv", chanrecv)
-    monkeypatch.setattr(rselect, "chansend", chansend)
+    monkeypatch.setattr(rselect, "_scases", scases)
     other = gpm.Chan()
     case = c.recv if kind == "recv" else (c.send, "mine")
 
@@ -285,6 +250,7 @@ def test_a_case_made_ready_between_pass_one_and_two_is_taken(monkeypatch, kind):
         return gpm.select(other.recv, case)
 
     assert gpm.run(main, procs=1) == ((1, "new") if kind == "recv" else (1, None))
+    assert done
     if kind == "send":
         assert c.recv() == "mine"
     assert not c._recvq and not c._sendq and not other._recvq
