@@ -218,6 +218,137 @@ def test_findrunnable_steals_half_of_a_victims_free_gs():
     assert [g.goid for g in p1.runq.snapshot()] == [5, 6, 7, 99]
 
 
+class _Idle(Exception):
+    """Raised by a stubbed stopm: findrunnable found nothing and would idle."""
+
+
+def _no_idle(s):
+    def stopm(pp):
+        raise _Idle
+    s.stopm = stopm
+
+
+def test_findrunnable_serves_stack_requests_for_its_p():
+    served = []
+    s = _sched(served=served)
+    pp = s.allp[0]
+    gp = _g(s, 1, pp)
+    pp.runq.put(gp)
+    pp.stack_reqs = ["req"]
+    assert s.findrunnable(pp) == (gp, False)
+    assert served == [pp]
+
+
+def test_findrunnable_runnext_inherits_the_slice():
+    """A G readied into runnext while the M went to findrunnable runs first
+    and inherits (Go's runqget from findRunnable; mutants: ``get(False)``/``get(None)``)."""
+    s = _sched()
+    pp = s.allp[0]
+    a, c = _g(s, 1, pp), _g(s, 3, pp)
+    pp.runq.put(a)
+    pp.runq.put(c, True)
+    assert s.findrunnable(pp) == (c, True)
+    assert s.findrunnable(pp) == (a, False)
+
+
+def test_findrunnable_takes_a_batch_from_the_global_queue():
+    """globrunqget(pp, 0): min(n, n/procs + 1, cap/2) Gs, the rest into the local queue
+    (mutant: maxn 1, one G only)."""
+    s = _sched()
+    pp = s.allp[0]
+    gs = [_g(s, i) for i in range(1, 6)]
+    s.globrunqputbatch(gs)
+    assert s.findrunnable(pp) == (gs[0], False)
+    assert pp.runq.snapshot() == gs[1:] and s.runqsize == 0
+
+
+@pytest.mark.parametrize("poller, waiters", [(True, 0), (False, 1)])
+def test_findrunnable_polls_only_with_a_poller_and_waiters(poller, waiters):
+    """No netpoll(0) syscall without fd waiters, and none without a poller
+    (mutant: ``or``: a poll per idle pass, or None.netpoll)."""
+    s = _sched()
+    pp = s.allp[0]
+    fake = _FakePoller([])
+    s.netpoller = fake if poller else None
+    s.netpoll_waiters = waiters
+    _no_idle(s)
+    with pytest.raises(_Idle):
+        s.findrunnable(pp)
+    assert fake.polls == 0
+
+
+@pytest.mark.parametrize("procs, npidle, nmspinning, steals", [
+    (4, 0, 1, True),                     # 2 < 4
+    (4, 0, 2, False),                    # 4 < 4: half the busy Ps already spin
+    (4, 1, 1, True),                     # 2 < 3
+    (4, 2, 1, False),                    # 2 < 2
+])
+def test_findrunnable_spins_to_steal_only_while_spinners_are_under_half_the_busy_ps(
+        procs, npidle, nmspinning, steals):
+    """Go's findRunnable: a non-spinning M steals only if 2 * nmspinning <
+    procs - npidle (mutants: 3 *, <=, procs + npidle)."""
+    s = _sched(procs=procs)
+    p0 = s.allp[0]
+    free = _g(s, 1)
+    s.allp[1].runq.put(free)
+    s.npidle, s.nmspinning = npidle, nmspinning
+    _no_idle(s)
+    if steals:
+        assert s.findrunnable(p0) == (free, False)
+        assert p0.spinning and s.nmspinning == nmspinning + 1
+    else:
+        with pytest.raises(_Idle):
+            s.findrunnable(p0)
+        assert not p0.spinning and s.allp[1].runq.snapshot() == [free]
+
+
+def test_findrunnable_fires_another_ps_due_timers_before_idling():
+    """Issue 8 bug 8: an idle M runs the due timers of a P whose goroutine
+    never yields, also with two Ps (mutant: ``procs > 2``)."""
+    s = _sched(procs=2)
+    p0, p1 = s.allp
+    fired = []
+    rtimers.addtimer(RTimer(lambda arg, now: fired.append(arg), "p1's"), nanotime() - 1.0, p1, p1)
+    _no_idle(s)
+    with pytest.raises(_Idle):
+        s.findrunnable(p0)
+    assert fired == ["p1's"]
+
+
+def test_findrunnable_fires_a_timer_due_exactly_now(monkeypatch):
+    """Due means ``when <= now`` (Go's checkTimers), in findrunnable as in
+    findnext (mutants: ``<``; findrunnable's would go idle with a due timer)."""
+    s = _sched()
+    pp = s.allp[0]
+    t_now = nanotime()
+    monkeypatch.setattr(rsched, "nanotime", lambda: t_now)
+    gp = _g(s, 1, pp)
+    rtimers.addtimer(RTimer(lambda arg, now: pp.runq.put(arg), gp), t_now, pp, pp)
+    _no_idle(s)
+    assert s.findrunnable(pp) == (gp, False)
+
+
+def test_findnext_fires_a_timer_due_exactly_now():
+    s = _sched()
+    pp = s.allp[0]
+    fired = []
+    now = nanotime()
+    rtimers.addtimer(RTimer(lambda arg, now: fired.append(arg), "t"), now, pp, pp)
+    assert rsched.findnext(pp, now, True) == (None, False)
+    assert fired == ["t"]
+
+
+def test_findnext_with_a_due_timer_off_g0_requeues_the_yielding_g():
+    """A due timer sends a gosched to g0 (the callbacks run there) with the
+    yielding G back on the local queue (mutants: _requeue's arguments)."""
+    s = _sched()
+    pp = s.allp[0]
+    me = _g(s, 1, pp)
+    rtimers.addtimer(RTimer(lambda arg, now: None, None), nanotime() - 1.0, pp, pp)
+    assert rsched.findnext(pp, nanotime(), False, me) == (None, False)
+    assert pp.runq.snapshot() == [me] and pp.check_global
+
+
 # -- wakep / stopm ---------------------------------------------------------------
 
 def _wait_for(cond, what, limit=10.0):
