@@ -5,6 +5,7 @@ Go tests its scheduler's pieces on a bare p the same way (export_test.go).
 The Gs are real G objects; none ever runs (no greenlet is switched to).
 """
 
+import random
 import threading
 
 import pytest
@@ -167,6 +168,101 @@ def test_findnext_requeue_onto_a_full_ring_moves_half_the_free_gs_to_the_global_
     while s.runqsize:
         glob.append(s.globrunqget(pp, 1))
     assert sorted(g.goid for g in local + glob if g is not me) == [g.goid for g in free]
+
+
+def test_findnext_a_global_queue_emptied_meanwhile_leaves_the_yielding_g_queued_once():
+    """Another P may take the global Gs between findnext's unlocked look at
+    runqsize and globrunqget: the yielding G, already requeued, is not queued
+    again (mutant: ``yielding = ""`` instead of None)."""
+    s = _sched()
+    pp = s.allp[0]
+    me = _g(s, 1, pp)
+    s.runqsize = 1                        # the racy read saw one
+    s.globrunqget = lambda pp, maxn: None  # ... another P took it
+    assert rsched.findnext(pp, nanotime(), False, me) == (me, False)
+    assert pp.runq.snapshot() == []
+
+
+def test_findnext_every_61st_tick_takes_one_global_g():
+    """Go's findRunnable: the fairness check takes one G (globrunqget(pp, 1)),
+    not a batch (mutants: maxn None / 2)."""
+    s = _sched()
+    pp = s.allp[0]
+    gs = [_g(s, i) for i in range(1, 5)]
+    s.globrunqputbatch(gs)
+    pp.schedtick = 61
+    assert rsched.findnext(pp, nanotime(), True) == (gs[0], False)
+    assert s.runqsize == 3 and pp.runq.snapshot() == []
+
+
+@pytest.mark.parametrize("used, inherits", [(0, True), (rsched.SEEDED_SLICE - 1, True),
+                                            (rsched.SEEDED_SLICE, False)])
+def test_findnext_seeded_slices_count_executions_not_time(monkeypatch, used, inherits):
+    """Under GPM_DEBUG=seed a time slice is SEEDED_SLICE executions (wall time
+    would make the schedule irreproducible; mutants: ``or True``, ``+``, ``<=``)."""
+    s = _sched()                              # (resets the module flags)
+    monkeypatch.setattr(rsched, "_seeded", True)
+    pp = s.allp[0]
+    a, c = _g(s, 1, pp), _g(s, 3, pp)
+    pp.runq.put(a)
+    pp.runq.put(c, True)
+    now = nanotime()
+    pp.slice_start = now                      # by the clock, the slice has just begun
+    pp.slice_exec = 100
+    pp.executed = 100 + used
+    assert rsched.findnext(pp, now, True) == ((c, True) if inherits else (a, False))
+
+
+def test_findnext_a_slice_of_exactly_time_slice_is_used_up():
+    s = _sched()
+    pp = s.allp[0]
+    a, c = _g(s, 1, pp), _g(s, 3, pp)
+    pp.runq.put(a)
+    pp.runq.put(c, True)
+    pp.slice_start = 0.0
+    assert rsched.findnext(pp, rsched.TIME_SLICE, True) == (a, False)
+
+
+@pytest.mark.parametrize("slice_left", [True, False])
+def test_findnext_yield_with_a_runnext(slice_left):
+    """gosched with a runnext: while the slice lasts runnext runs and
+    inherits; once used up runnext goes behind the ring and the yielding G
+    behind it (p.py yield_get; mutants: yield_get skipped, its ok None)."""
+    s = _sched()
+    pp = s.allp[0]
+    me, a, c = _g(s, 1, pp), _g(s, 2, pp), _g(s, 3, pp)
+    pp.runq.put(a)
+    pp.runq.put(c, True)
+    now = nanotime()
+    pp.slice_start = now if slice_left else now - 2 * rsched.TIME_SLICE
+    if slice_left:
+        assert rsched.findnext(pp, now, False, me) == (c, True)
+        assert pp.runq.snapshot() == [a, me]
+    else:
+        assert rsched.findnext(pp, now, False, me) == (a, False)
+        assert pp.runq.snapshot() == [c, me]
+
+
+def test_findnext_randomized_perturbs_with_the_ps_rng_and_requeues_the_yielding_g(monkeypatch):
+    """GPM_DEBUG=randomize=1: the yielding G goes behind the queue (_requeue)
+    and the queue is perturbed with the P's seeded rng; nothing is lost
+    (mutants: ``_requeue``'s arguments, ``perturb(None)``)."""
+    s = _sched()
+    monkeypatch.setattr(rsched, "_randomize", True)
+    pp = s.allp[0]
+    me = _g(s, 1, pp)
+    others = [_g(s, i, pp) for i in (2, 3, 4)]
+    for gp in others:
+        pp.runq.put(gp)
+    pp.runq.put(_g(s, 5, pp), True)
+    pp.rng = random.Random(4)
+    seen = []
+    gp, _ = rsched.findnext(pp, nanotime(), False, me)
+    while gp is not None:
+        seen.append(gp.goid)
+        gp, _ = rsched.findnext(pp, nanotime(), True)
+    assert sorted(seen) == [1, 2, 3, 4, 5]
+    assert pp.check_global is False           # _requeue set it; the next tick cleared it
 
 
 # -- findrunnable: local, global, netpoll, steal ------------------------------------
