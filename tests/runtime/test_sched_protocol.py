@@ -443,3 +443,54 @@ def test_goready_marks_runnable_with_and_without_checks(monkeypatch, checks):
     rsched.goready_list(many)
     assert [g.status for g in [one] + many] == [Gstatus.RUNNABLE] * 3
     assert pp.runq.snapshot() == [one] + many
+
+
+# -- checkdead beside a background runtime ----------------------------------------
+
+def _with_background(procs_idle):
+    """A gpm.run-kind Sched (one idle P) and a registered background Sched with no live G
+    whose Ps are idle (``procs_idle``) or one of them running."""
+    from tests.support import rclock
+    s = mksched(procs=1, background=False)
+    make_idle(s, s.allp[0])
+    bg = mksched(procs=2, background=True)
+    for pp in bg.allp[:2 if procs_idle else 1]:
+        make_idle(bg, pp)
+    rclock.register(bg, True)
+    return s, bg
+
+
+@pytest.mark.parametrize("bg_idle", [True, False])
+def test_checkdead_counts_a_running_background_p(bg_idle):
+    """A background G that exits has left its allgs before it wakes its joiners (goexit),
+    on a P that is not idle yet: a gpm.run whose main joined it is not dead then.  With
+    allgs the only test, checkdead said "dead" in that window (5 of 300 runs of
+    test_live_background_goroutines_run_beside_gpm_run's scenario on 3.13t; 0 of 300 now)."""
+    from tests.support import rclock
+    s, bg = _with_background(bg_idle)
+    try:
+        assert s.checkdead() == ("dead" if bg_idle else "foreign")
+    finally:
+        rclock.release(bg)
+
+
+def test_checkdead_reads_the_background_runtime_before_its_own_queues(monkeypatch):
+    """The read order that closes the window: if the background P is seen idle, its wake
+    into this runtime's queues came before, and the queue checks after see it.  Simulated:
+    the background P goes idle right after background_busy looked (it ran the wake first),
+    so the G it readied sits in this runtime's queue: checkdead must see it."""
+    from tests.support import rclock
+    s, bg = _with_background(False)
+    real = rsched.background_busy
+
+    def busy_then_wake(sched):
+        r = real(sched)
+        s.allp[0].runq.put(FakeG(1, pinned=True))   # the exiting G's wake landed
+        make_idle(bg, bg.allp[1])                   # then its P went idle
+        return r
+
+    monkeypatch.setattr(rsched, "background_busy", busy_then_wake)
+    try:
+        assert s.checkdead() != "dead"
+    finally:
+        rclock.release(bg)

@@ -202,3 +202,23 @@ def test_checkdead_plain_threads_waking_goroutines_later():
         gpm.Chan().recv()
     with pytest.raises(gpm.Deadlock):
         gpm.run(stuck, procs=PROCS)
+
+
+def test_checkdead_main_joins_a_background_goroutine():
+    # A gpm.run whose main joins a background goroutine that exits on another runtime's M:
+    # never a Deadlock in the window between the background G leaving allgs and its wake of
+    # main (5 of 300 runs on 3.13t before checkdead looked at the background runtime first
+    # and counted its running Ps).
+    from tests.support import stop_background
+    try:
+        for _ in range(60):
+            ch = gpm.Chan()
+            bg = gpm.go(lambda ch=ch: ch.recv() + 1)
+
+            def main(ch=ch, bg=bg):
+                ch.send(41)
+                return bg.join()
+            assert gpm.run(main, procs=1) == 42
+            stop_background()
+    finally:
+        stop_background()
