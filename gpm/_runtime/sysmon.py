@@ -17,7 +17,8 @@ Every round it calls the pure step ``sysmon_tick(sched, now)``, which
      GPM_DEBUG=asyncpreemptoff=1); while a G runs, sysmon sleeps no longer
      than until its slice ends (or its P's next timer), so the request is
      made on time;
-and then ``trace.schedtrace_tick(sched, now)``.
+and then ``gcpace.young_tick(sched, now)`` (a young collection every 8 ms while
+many goroutines live: gcpace.py) and ``trace.schedtrace_tick(sched, now)``.
 
 Back-off (ANCHORS 7.7; Go's 20 us start is unrealistic in CPython): sleep
 MIN_DELAY, double after IDLE_ROUNDS rounds that did nothing, cap MAX_DELAY;
@@ -51,6 +52,7 @@ import traceback
 from .clock import nanotime
 from .errors import FatalError
 from .locks import FT_NAP, Note
+from . import gcpace
 from . import preempt
 from . import sched as _sched_mod
 from . import trace
@@ -95,6 +97,7 @@ class Sysmon:
                 now = nanotime()
                 self.rounds += 1
                 did = sysmon_tick(sched, now, self)
+                gcpace.young_tick(sched, now)   # young collections on a clock (gcpace.py)
                 trace.schedtrace_tick(sched, now, self)
                 if did:
                     idle = 0
