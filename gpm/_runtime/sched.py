@@ -88,6 +88,7 @@ GLOBAL_CHECK_TICKS = 61            # Go: check the global queue every 61st sched
 STEAL_PASSES = 4                   # Go's stealWork tries 4 rounds over all Ps
 MAX_FREE_WORKERS = 64              # Go's per-P gfree list cap
 UNWIND_TRIES = 3                   # GreenletExit throws into a discarded G that parks again
+UNWIND_SYSCALL_WAIT = 0.5          # an exiting M waits this long for its Gs' gpm.syscall calls
 TEARDOWN_WAIT = 1.0                # s: teardown's wait for a runtime lock once the run crashed
 FOREIGN_RECHECK = 0.1              # idle re-check period while plain threads could wake a G
 # Wait reasons of objects that plain threads may release without registering (checkdead).
@@ -321,10 +322,15 @@ class Sched:
         or queued on this P is discarded (joiners told) and gets GreenletExit at
         its park point, so its ``finally`` blocks and ``with`` exits run on its
         own M.  One that parks again while unwinding is thrown into again, up to
-        UNWIND_TRIES times, then left (logged).  A G inside gpm.syscall is left
-        to its pool thread (its greenlet stays until the call returns).
-        ``withdraw(gr)``, if given, runs first on each discarded G's parked stack
-        (m.py withdraws its channel waits).
+        UNWIND_TRIES times, then left (logged).  A G inside gpm.syscall cannot
+        be thrown into while its call runs on a pool thread (its ``finally``
+        blocks would run beside the call, e.g. close a file the call reads):
+        after the others are unwound, the M waits up to UNWIND_SYSCALL_WAIT for
+        those calls to return (the pool thread readies the G, which wakes this
+        P's note), then unwinds those Gs the same way; one whose call is still
+        running is left (logged): its greenlet stays suspended on the exited
+        thread.  ``withdraw(gr)``, if given, runs first on each discarded G's
+        parked stack (m.py withdraws its channel waits).
         """
         fw = pp.free_workers
         idle = list(fw)
@@ -335,10 +341,49 @@ class Sched:
         if not self.teardown_lock(self.allglock):
             return
         try:
-            mine = [gp for gp in self.allgs.values()
-                    if gp.pp is pp and gp.status != Gstatus.SYSCALL]
+            mine = [gp for gp in self.allgs.values() if gp.pp is pp]
         finally:
             self.allglock.release()
+        insys = [gp for gp in mine if gp.status == Gstatus.SYSCALL]
+        if insys:
+            mine = [gp for gp in mine if gp.status != Gstatus.SYSCALL]
+        self._unwind_gs(pp, mine, withdraw)
+        if insys:
+            returned = self._await_syscalls(pp, insys, UNWIND_SYSCALL_WAIT)
+            for gp in insys:
+                if gp.status == Gstatus.SYSCALL:
+                    log.warning("gpm: goroutine %d was still inside gpm.syscall %.1f s after its run "
+                                "ended; its stack is left unwound", gp.goid, UNWIND_SYSCALL_WAIT)
+            self._unwind_gs(pp, returned, withdraw)
+
+    def _await_syscalls(self, pp, gs, timeout):
+        """Wait up to ``timeout`` seconds until no G of ``gs`` is in status SYSCALL;
+        return those that left it.  ``pp``'s M only, in ``unwind``.
+
+        The pool thread's goready puts the G on this P's queue and, under the
+        queue's lock, reads ``pp.parked`` to wake the note (as for stopm): the
+        status is checked under that lock before sleeping, so no wake-up is lost.
+        """
+        deadline = nanotime() + timeout
+        runq = pp.runq
+        while True:
+            with runq.lock:
+                waiting = any(gp.status == Gstatus.SYSCALL for gp in gs)
+                if waiting:
+                    pp.parked = True
+            left = deadline - nanotime()
+            if not waiting or left <= 0:
+                break
+            pp.note.sleep(left)
+            with runq.lock:
+                pp.parked = False
+        with runq.lock:
+            pp.parked = False
+        return [gp for gp in gs if gp.status != Gstatus.SYSCALL]
+
+    def _unwind_gs(self, pp, mine, withdraw):
+        """Discard ``mine`` (Gs of ``pp``, none inside a syscall) and throw
+        GreenletExit into each at its park point.  ``pp``'s M only, in ``unwind``."""
         self.discard(mine)
         for gp in mine:
             gr = gp.gr

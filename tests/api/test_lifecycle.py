@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import gpm
-from tests.support import gpm_threads, run_prog, Sched
+from tests.support import current_sched, gpm_threads, run_prog, Sched
 
 
 def _live_scheds():
@@ -84,6 +84,42 @@ def test_discarded_goroutines_unwind_on_their_own_m():
         return gpm.num_goroutine()
     assert gpm.run(main, procs=2) == 11
     assert len(ran) == 10 and all(n.startswith("gpm-M") for n in ran)
+    assert _live_scheds() <= scheds0
+
+
+def test_goroutine_inside_syscall_at_exit_is_unwound_once_its_call_returns():
+    """A goroutine inside gpm.syscall when the run ends was left suspended (its
+    M skipped it: it cannot be thrown into while its call runs on a pool
+    thread), so its finally never ran and its stack kept the runtime alive.
+    Its M now waits (bounded) for the call to return, then unwinds it."""
+    ran = []
+    release = threading.Event()
+    scheds0 = _live_scheds()
+
+    def in_syscall():
+        try:
+            gpm.syscall(release.wait, 10)
+        finally:
+            ran.append(threading.current_thread().name)
+
+    def main():
+        sched = current_sched()
+        discard = sched.discard
+
+        def discard_then_release(gs):
+            # The M's unwind discards its other goroutines first: the call
+            # returns only once the unwind has begun, never before.
+            discard(gs)
+            release.set()
+        sched.discard = discard_then_release
+        gpm.go(in_syscall)
+        gpm.go(gpm.Chan().recv)                # parked: unwound first
+        while not gpm.stats().syscalls:          # it has parked in its call (procs=1)
+            gpm.sleep(0.001)
+        return 1
+
+    assert gpm.run(main, procs=1) == 1
+    assert ran and ran[0].startswith("gpm-M"), ran
     assert _live_scheds() <= scheds0
 
 
