@@ -28,6 +28,9 @@ Field guards:
   discarded                            guarded by ``sched.allglock``; set once by
                                        Sched.discard when the run ends with the G alive
                                        (api.Goroutine), or lazily by api.current
+  waiting                              the G's own (set before it parks on a patched
+                                       threading lock, cleared when it returns); read
+                                       racily by sysmon.stuckwarn while the G is parked
 """
 
 from typing import Any
@@ -136,7 +139,8 @@ class G:
         "goid", "fn", "args", "kwargs", "parent", "created",
         "pp", "gr", "status", "waitreason", "waitsince",
         "result", "exc", "_done", "joiners",
-        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "sudog", "__weakref__",
+        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "sudog", "waiting",
+        "__weakref__",
     )
     result: Any                     # fn's return value (guarded by sched.allglock)
     exc: BaseException | None       # fn's exception (guarded by sched.allglock)
@@ -165,6 +169,9 @@ class G:
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)
         self.sudog = None             # the Sudog its channel ops reuse (sudog.park_on; the G's own)
+        self.waiting = None           # the Sudog it is parked in on a patched threading lock (Go's
+        #                               gp.waiting; ``c`` names the lock): written by the G itself,
+        #                               read racily by sysmon's stuck warning
 
     def __repr__(self) -> str:
         fn = getattr(self.fn, "__qualname__", None) or repr(self.fn)

@@ -747,6 +747,9 @@ class Sched:
                 return
             if verdict == "foreign":
                 timeout = FOREIGN_RECHECK
+                sm = self.sysmon
+                if sm is not None:
+                    sm.stuckwarn(nanotime())  # names goroutines stuck on patched locks
         pp.note.sleep(timeout)
         with runq.lock:
             pp.parked = False
@@ -867,6 +870,13 @@ class Sched:
             waiting = any(gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS
                           for gp in self.allgs.values())
         return waiting and self._plain_thread_alive()
+
+    def plain_threads(self):
+        """The live ``threading.enumerate()`` threads that are no runtime's and not the one
+        blocked in gpm.run (what sysmon.stuckwarn names).  Requires no lock held."""
+        mine = self._own_threads()
+        return [th for th in threading.enumerate()
+                if th not in mine and th.ident != self.owner_ident and not th.name.startswith("gpm-")]
 
     def _plain_thread_alive(self):
         """Some plain thread may still run: one that existed before the run included.

@@ -42,6 +42,8 @@ Field guards (Sysmon):
                 holds trace's lock): when the last SCHED line was printed
   warnings retakes retaken_gs polls rounds
                 counters written by the sysmon thread only, read racily by tests
+  stuck_mark stuck_warned stuck_scan stuck_warnings
+                guarded by ``sched.allglock`` (stuckwarn runs on idle Ms, not on sysmon)
 """
 
 import logging
@@ -51,13 +53,14 @@ import traceback
 
 from .clock import nanotime
 from .errors import FatalError
+from .g import Gstatus
 from .locks import FT_NAP, Note
 from . import gcpace
 from . import preempt
 from . import sched as _sched_mod
 from . import trace
 
-__all__ = ["start_sysmon", "sysmon_tick", "Sysmon", "NETPOLL_PERIOD"]
+__all__ = ["start_sysmon", "sysmon_tick", "stuckwarn", "Sysmon", "NETPOLL_PERIOD"]
 
 log = logging.getLogger("gpm")
 
@@ -84,9 +87,17 @@ class Sysmon:
         self.rounds = 0
         self.last_trace = None
         self.preempt = preempt.available(sched)
+        self.stuck_mark = None      # (P executed counters, since): the idle episode stuckwarn watches
+        self.stuck_warned = set()   # (goid, waitsince) already named by stuckwarn this episode
+        self.stuck_scan = 0.0       # when stuckwarn last scanned allgs
+        self.stuck_warnings = 0
 
     def wake(self):
         self.note.wakeup()
+
+    def stuckwarn(self, now):
+        """``stuckwarn(self.sched, now, self)``: the idle M's call (sched cannot import this module)."""
+        return stuckwarn(self.sched, now, self)
 
     def loop(self):
         sched = self.sched
@@ -242,6 +253,62 @@ def _log_warn(sched, pp, gp, held, stack):
                 "(GPM_DEBUG blockwarn=%d ms); its free goroutines are moved to other Ps.%s\n"
                 "goroutine %d [running]:\n%s",
                 gp.goid, pp.id, held * 1000.0, sched.debug.blockwarn, pending, gp.goid, stack)
+
+
+def stuckwarn(sched, now, sm=None):
+    """Name the goroutines stuck on patched threading locks (blockwarn for an idle runtime).
+
+    Called by an idle M each time checkdead answers "foreign": every P idle, no timer, no netpoll
+    waiter, no call in gpm.syscall, but a live plain thread could still wake a goroutine, so it
+    is no provable gpm.Deadlock (API.md: never a false positive) and the run waits.  When that
+    idle episode (no P executed a goroutine since it began) has lasted ``debug.blockwarn`` ms,
+    each goroutine parked on a patched lock (WaitReason.THREADING_LOCK) for as long is named
+    once on logger "gpm": its id, the lock (``gp.waiting.c``), its stack, and the plain threads
+    that keep the run alive.  A lock-order inversion among goroutines then says why it hangs
+    instead of hanging silently.  Returns the goroutine ids warned about (an empty list if
+    none).  Any thread; requires no runtime lock held.
+    """
+    if sm is None:
+        sm = sched.sysmon
+    limit = sched.debug.blockwarn / 1000.0
+    if sm is None or limit <= 0:
+        return []
+    mark = tuple(pp.executed for pp in sched.allp)
+    with sched.allglock:
+        if sm.stuck_mark is None or sm.stuck_mark[0] != mark:
+            sm.stuck_mark = (mark, now)       # a goroutine ran since: a new episode
+            sm.stuck_warned = set()
+        if now - sm.stuck_mark[1] < limit or now - sm.stuck_scan < limit:
+            return []
+        sm.stuck_scan = now                   # one scan of allgs per interval, whichever M asks
+        stuck = [gp for gp in sched.allgs.values()
+                 if gp.status == Gstatus.WAITING and gp.waitreason in _sched_mod.EXTERNAL_WAITS
+                 and now - gp.waitsince >= limit
+                 and (gp.goid, gp.waitsince) not in sm.stuck_warned]
+        for gp in stuck:
+            sm.stuck_warned.add((gp.goid, gp.waitsince))
+        if stuck:
+            sm.stuck_warnings += 1
+    if not stuck:
+        return []
+    stuck.sort(key=lambda g: g.goid)
+    ids = {gp.goid for gp in stuck}
+    recs = {r.goid: r for r in trace.goroutine_stacks(sched) if r.goid in ids}
+    parts = []
+    for gp in stuck:
+        sg = gp.waiting
+        what = f"  waits on {sg.c!r}" if sg is not None and sg.c is not None else "  waits on a patched lock"
+        r = recs.get(gp.goid)
+        text = trace.format_record(r) if r is not None else f"goroutine {gp.goid} [{gp.waitreason}]:"
+        head, _, rest = text.partition("\n")
+        parts.append(head + "\n" + what + ("\n" + rest if rest else ""))
+    threads = ", ".join(repr(th.name) for th in sched.plain_threads()) or "(a thread not yet running)"
+    log.warning("gpm: no goroutine has run for %.0f ms and %d wait on patched threading locks "
+                "(GPM_DEBUG blockwarn=%d ms); a deadlock unless a plain thread releases one, so "
+                "no gpm.Deadlock while these live: %s\n%s",
+                (now - sm.stuck_mark[1]) * 1000.0, len(stuck), sched.debug.blockwarn, threads,
+                "\n\n".join(parts))
+    return sorted(ids)
 
 
 def _retake(sched, pp):

@@ -79,8 +79,9 @@ class Lock:
             return self._l.acquire(blocking, timeout)
         return self._acquire_g(blocking, timeout)
 
-    def _acquire_g(self, blocking: bool, timeout: float) -> bool:
-        """acquire for the running goroutine (never blocks its M)."""
+    def _acquire_g(self, blocking: bool, timeout: float, obj: Any = None) -> bool:
+        """acquire for the running goroutine (never blocks its M).  ``obj``: the object the
+        caller waits on, for sysmon's stuck warning (an RLock passes itself; default: this)."""
         if timeout != -1:
             _allocate().acquire(blocking, timeout)    # the original's argument checks and messages
         lk = self._l
@@ -91,26 +92,32 @@ class Lock:
         deadline = None if timeout < 0 else _nanotime() + timeout
         mu = self._mu
         waiters = self._waiters
-        while True:
-            sg = Sudog(_getcurrent().gp, None)  # type: ignore[attr-defined]
-            mu.acquire()
-            waiters.append(sg)
-            if lk.acquire(False):
-                waiters.pop()          # our own Sudog: appended under this same hold of _mu
-                mu.release()
-                return True
-            if deadline is None:
-                sg.block(mu, WaitReason.THREADING_LOCK)
-            else:
-                remaining = deadline - _nanotime()
-                if remaining <= 0:
-                    waiters.pop()
+        gp = _getcurrent().gp  # type: ignore[attr-defined]
+        try:
+            while True:
+                sg = Sudog(gp, None)
+                sg.c = self if obj is None else obj
+                gp.waiting = sg        # names the lock in sysmon's stuck warning
+                mu.acquire()
+                waiters.append(sg)
+                if lk.acquire(False):
+                    waiters.pop()          # our own Sudog: appended under this same hold of _mu
                     mu.release()
-                    return False
-                if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
-                    return lk.acquire(False)     # timed out (a last try is harmless)
-            if lk.acquire(False):
-                return True
+                    return True
+                if deadline is None:
+                    sg.block(mu, WaitReason.THREADING_LOCK)
+                else:
+                    remaining = deadline - _nanotime()
+                    if remaining <= 0:
+                        waiters.pop()
+                        mu.release()
+                        return False
+                    if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
+                        return lk.acquire(False)     # timed out (a last try is harmless)
+                if lk.acquire(False):
+                    return True
+        finally:
+            gp.waiting = None
 
     def _cancel(self, sg: Sudog) -> bool:
         """Sudog.block's timeout: remove ``sg`` if no releaser dequeued it yet."""
@@ -197,7 +204,7 @@ class RLock:
                     _allocate().acquire(blocking, timeout)
                 self._count += 1
                 return True
-            rc = self._block._acquire_g(blocking, timeout)
+            rc = self._block._acquire_g(blocking, timeout, self)
         else:
             me = _get_ident()
             if self._owner == me:

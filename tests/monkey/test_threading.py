@@ -405,3 +405,57 @@ for name, fn in (("inversion", inversion), ("twice", twice), ("cond", cond)):
             print(name, procs, "Deadlock")
 """, timeout=40)
     assert out.splitlines() == [f"{n} {p} Deadlock" for n in ("inversion", "twice", "cond") for p in (1, 2)]
+
+
+def test_lock_inversion_beside_a_live_plain_thread_is_named_by_a_warning():
+    # A live plain thread (that never touched gpm) could release a patched Lock, so a lock-order
+    # inversion of two goroutines is no provable gpm.Deadlock while it lives.  Instead of a silent
+    # hang, sysmon's stuck warning names both goroutines, the lock each waits on (the RLock with
+    # its owner) and the thread that keeps the run alive, within the blockwarn interval.  The
+    # warning itself lets the bystander finish; then the run raises gpm.Deadlock.
+    out = run_script(PRELUDE + """
+import logging, sys
+from gpm.monkey import get_original
+release = get_original("threading", "Event")()
+seen = []
+class Seen(logging.Handler):
+    def emit(self, rec):
+        seen.append(rec.getMessage())
+        release.set()
+logging.getLogger("gpm").addHandler(Seen())
+def main():
+    a, b = threading.Lock(), threading.RLock()
+    ch1, ch2 = gpm.Chan(1), gpm.Chan(1)
+    def one():
+        with a:
+            ch1.send(1); ch2.recv()
+            with b:
+                pass
+    def two():
+        with b:
+            ch2.send(1); ch1.recv()
+            with a:
+                pass
+    g1, g2 = gpm.go(one), gpm.go(two)
+    g1.join(); g2.join()
+for procs in (1, 2):
+    seen.clear()
+    release.clear()
+    bystander = threading.Thread(target=release.wait, name="bystander")
+    bystander.start()
+    try:
+        gpm.run(main, procs=procs)
+        print(procs, "returned")
+    except gpm.Deadlock:
+        print(procs, "Deadlock")
+    bystander.join()
+    msg = seen[0]
+    print(procs, len(seen), "'bystander'" in msg.splitlines()[0])
+    ids = [ln.split()[1] for ln in msg.splitlines() if ln.startswith("goroutine ")]
+    waits = [ln.split(" object")[0].strip() for ln in msg.splitlines() if ln.startswith("  waits on ")]
+    print(procs, ids, waits, "owner=goroutine-3" in msg)
+""", timeout=40)
+    lock, rlock = "waits on <locked gpm.monkey._threading.Lock", "waits on <locked gpm.monkey._threading.RLock"
+    assert out.splitlines() == [
+        "1 Deadlock", "1 1 True", f"1 ['2', '3'] ['{rlock}', '{lock}'] True",
+        "2 Deadlock", "2 1 True", f"2 ['2', '3'] ['{rlock}', '{lock}'] True"]

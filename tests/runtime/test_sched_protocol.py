@@ -39,9 +39,14 @@ class RecSysmon:
 
     def __init__(self):
         self.wakes = 0
+        self.stuck_checks = 0
 
     def wake(self):
         self.wakes += 1
+
+    def stuckwarn(self, now):
+        self.stuck_checks += 1
+        return []
 
 
 def mksched(procs=2, background=True):
@@ -258,6 +263,7 @@ def test_stopm_with_a_live_foreign_thread_rechecks_periodically():
     s.stopm(pp)
     assert s.panic_exc is None
     assert [x[0] for x in pp.note.sleeps] == [rsched.FOREIGN_RECHECK]
+    assert s.sysmon.stuck_checks == 1                # names goroutines stuck on patched locks
 
 
 def test_stopm_of_a_background_runtime_never_calls_checkdead():
