@@ -22,11 +22,24 @@ Lock (invariants; the lock ``_l`` *is* the state: the Lock is locked iff ``_l`` 
   that finds a Sudog dequeues it under ``_mu``, so each Sudog is woken at most once (or removed by
   its own timeout through ``Sudog.block``'s cancel protocol, never both).
 
-Ownership: a Lock has no owner (any thread or goroutine may release it, as the original).  An
-RLock is owned by the goroutine that took it inside a goroutine (its G object), by the thread
-(``get_ident()``) on a plain thread; only the owner writes ``_owner``/``_count``, while holding
-the underlying Lock; a non-owner may read ``_owner`` racily, and can never read its own identity
-there (only it writes that value, and it clears it before releasing).
+Ownership: a Lock has no owner (any thread or goroutine may release it, as the original).
+
+RLock (invariants) is the original C RLock ``_r`` plus a goroutine layer:
+  * ``_r`` is held by the owning plain thread (its recursion counted in C, so a plain thread's
+    acquire/release is one C call after the goroutine check), or, while a goroutine owns the
+    RLock, by that goroutine's M thread with a C count of 1 (a started goroutine never changes
+    threads, so its M releases it again);
+  * ``_glock`` (a Lock) orders the goroutines: held by the owning goroutine, or by the one
+    goroutine that waits for a plain thread to free ``_r``; the others park on it.  So ``_r``'s
+    C owner (an M thread) never stands for two goroutines;
+  * ``_gowner``/``_count``: the owning G and its depth, written by that G only while its M
+    holds ``_r``, so a plain thread holding ``_r`` always reads ``_gowner`` None, and a success
+    of ``_r.acquire`` with ``_gowner`` set is a false C recursion of the M thread itself (its
+    scheduler greenlet), refused with RuntimeError;
+  * ``_gwait`` (guarded by ``_mu``, a leaf): the ``_glock`` holder's Sudog while ``_r`` is a
+    plain thread's; the thread's release frees ``_r`` and then reads ``_gwait`` unlocked, the
+    waiter sets ``_gwait`` before its last try: the same Dekker pattern as Lock.  A release of
+    one recursion level wakes it early; it tries again and re-parks.
 
 Condition, Semaphore, BoundedSemaphore, Event and Barrier are the interpreter's own classes
 (``threading.Condition`` etc., so every version keeps its exact semantics and messages), rebuilt
@@ -39,6 +52,7 @@ captured at import (locks.py), and starts its threads without holding a lock (sy
 """
 
 import _thread
+import re
 import threading as _th
 import types
 from collections import deque
@@ -56,6 +70,7 @@ from . import _registry
 __all__ = ["Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier", "patch"]
 
 _allocate = _thread.allocate_lock          # the original, captured before any patching
+_CRLock = _thread.RLock                    # the original C RLock (patch() leaves _thread alone)
 _get_ident = _thread.get_ident
 
 
@@ -176,106 +191,188 @@ class Lock:
         return f"<{state} {type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}>"
 
 
-def _owner_repr(owner: Any) -> Any:
-    if owner is None:
-        return 0
-    if isinstance(owner, int):
-        return owner
-    return f"goroutine-{owner.goid}"
-
-
 class RLock:
-    """threading.RLock owned by a goroutine inside goroutines, by a thread on plain threads."""
+    """threading.RLock owned by a goroutine inside goroutines, by a thread on plain threads.
 
-    __slots__ = ("_block", "_l", "_owner", "_count", "__weakref__")
+    Built on the original C RLock ``_r``, so a plain thread's acquire/release is one C call plus
+    a goroutine check (module doc, "RLock").
+    """
+
+    __slots__ = ("_r", "_glock", "_mu", "_gowner", "_count", "_gwait", "__weakref__")
 
     def __init__(self) -> None:
-        self._block = Lock()           # held while owned
-        self._l = self._block._l       # its C lock (immutable; saves a lookup on the thread path)
-        self._owner: Any = None        # G or thread ident (written by the owner only, under _block)
-        self._count = 0                # recursion depth (written by the owner only)
+        self._r = _CRLock()            # held by the owning plain thread, or by the owning G's M
+        self._glock = Lock()           # held by the owning G or the one G waiting for _r
+        self._mu = _allocate()         # guards _gwait (a leaf lock)
+        self._gowner: Any = None       # the owning G (written by it only, while its M holds _r)
+        self._count = 0                # its recursion depth (written by it only)
+        self._gwait: Sudog | None = None   # the _glock holder parked until a thread frees _r
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         gr = _getcurrent()
-        if type(gr) is _Worker:
-            me = gr.gp
-            if self._owner is me:
-                if timeout != -1:
-                    _allocate().acquire(blocking, timeout)
-                self._count += 1
-                return True
-            rc = self._block._acquire_g(blocking, timeout, self)
-        else:
-            me = _get_ident()
-            if self._owner == me:
-                if timeout != -1:
-                    _allocate().acquire(blocking, timeout)
-                self._count += 1
-                return True
-            rc = self._l.acquire(blocking, timeout)
-        if rc:
-            self._owner = me
-            self._count = 1
-        return rc
+        if type(gr) is not _Worker:
+            if self._r.acquire() if blocking is True and timeout == -1 else self._r.acquire(blocking, timeout):
+                if self._gowner is None:
+                    return True
+                self._r.release()      # a recursion of the M thread that a goroutine's hold made
+                raise RuntimeError("gpm: a patched RLock held by a goroutine was acquired on its "
+                                   "M's scheduler greenlet (it would block the goroutine's own M)")
+            return False
+        return self._acquire_g(gr.gp, blocking, timeout)
 
     __enter__ = acquire
 
-    def _me(self) -> Any:
-        gr = _getcurrent()
-        return gr.gp if type(gr) is _Worker else _get_ident()
+    def _acquire_g(self, gp: Any, blocking: bool, timeout: float) -> bool:
+        if timeout != -1:
+            _allocate().acquire(blocking, timeout)    # the original's argument checks and messages
+        if self._gowner is gp:
+            self._count += 1
+            return True
+        deadline = None if timeout < 0 else _nanotime() + timeout
+        if not self._glock._acquire_g(blocking, timeout, self):
+            return False
+        if not self._take_r(gp, blocking, deadline):
+            self._glock.release()
+            return False
+        self._gowner = gp
+        self._count = 1
+        return True
+
+    def _take_r(self, gp: Any, blocking: bool, deadline: float | None) -> bool:
+        """Acquire ``_r`` for ``gp``, which holds ``_glock``; a plain thread may hold ``_r``."""
+        r = self._r
+        if r.acquire(False):
+            return True
+        if not blocking:
+            return False
+        mu = self._mu
+        try:
+            while True:
+                sg = Sudog(gp, None)
+                sg.c = self
+                gp.waiting = sg
+                mu.acquire()
+                self._gwait = sg
+                if r.acquire(False):
+                    self._gwait = None
+                    mu.release()
+                    return True
+                if deadline is None:
+                    sg.block(mu, WaitReason.THREADING_LOCK)
+                else:
+                    remaining = deadline - _nanotime()
+                    if remaining <= 0:
+                        self._gwait = None
+                        mu.release()
+                        return False
+                    if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
+                        return r.acquire(False)      # timed out (a last try is harmless)
+                if r.acquire(False):
+                    return True
+        finally:
+            gp.waiting = None
+
+    def _cancel(self, sg: Sudog) -> bool:
+        """Sudog.block's timeout: clear ``_gwait`` if no releasing thread took it yet."""
+        with self._mu:
+            if self._gwait is sg:
+                self._gwait = None
+                return True
+            return False
+
+    def _wake_gwait(self) -> None:
+        mu = self._mu
+        mu.acquire()
+        sg = self._gwait
+        self._gwait = None
+        mu.release()
+        if sg is not None:
+            sg.wake()
 
     def release(self) -> None:
+        owner = self._gowner
+        if owner is None:
+            self._r.release()          # RuntimeError("cannot release un-acquired lock") as the original
+            if self._gwait is not None:
+                self._wake_gwait()
+            return
         gr = _getcurrent()
-        me = gr.gp if type(gr) is _Worker else _get_ident()
-        owner = self._owner
-        if owner is not me and owner != me:
+        if type(gr) is not _Worker or gr.gp is not owner:
             raise RuntimeError("cannot release un-acquired lock")
         c = self._count - 1
         self._count = c
         if not c:
-            self._owner = None
-            self._l.release()          # Lock.release, inlined
-            block = self._block
-            if block._waiters:
-                block._wake_one()
+            self._gowner = None
+            self._r.release()          # from the G's own M: a started goroutine never moves
+            self._glock.release()
 
     def __exit__(self, t: object, v: object, tb: object) -> None:
+        if self._gowner is None:       # release, inlined for plain threads
+            self._r.release()
+            if self._gwait is not None:
+                self._wake_gwait()
+            return
         self.release()
 
     def _is_owned(self) -> bool:
-        owner = self._owner
-        me = self._me()
-        return owner is me or owner == me
+        gr = _getcurrent()
+        owner = self._gowner
+        if type(gr) is _Worker:
+            return owner is gr.gp
+        return owner is None and self._r._is_owned()  # type: ignore[attr-defined]
 
-    def _release_save(self) -> tuple[int, Any]:
-        if self._count == 0:
+    def _release_save(self) -> Any:
+        gr = _getcurrent()
+        if type(gr) is not _Worker:
+            return self._r._release_save()  # type: ignore[attr-defined]
+        if self._gowner is not gr.gp:
             raise RuntimeError("cannot release un-acquired lock")
-        state = (self._count, self._owner)
+        state = (self._count, gr.gp)
         self._count = 0
-        self._owner = None
-        self._block.release()
+        self._gowner = None
+        self._r.release()
+        self._glock.release()
         return state
 
-    def _acquire_restore(self, state: tuple[int, Any]) -> None:
-        self._block.acquire()
-        self._count, self._owner = state
+    def _acquire_restore(self, state: Any) -> None:
+        gr = _getcurrent()
+        if type(gr) is not _Worker:
+            self._r._acquire_restore(state)  # type: ignore[attr-defined]
+            return
+        self._acquire_g(gr.gp, True, -1)
+        self._count, self._gowner = state
 
     def _recursion_count(self) -> int:
-        return self._count if self._is_owned() else 0
+        gr = _getcurrent()
+        if type(gr) is _Worker:
+            return self._count if self._gowner is gr.gp else 0
+        return self._r._recursion_count() if self._gowner is None else 0  # type: ignore[attr-defined]
 
     def locked(self) -> bool:
-        return self._block.locked()
+        return repr(self._r).startswith("<locked")
 
     def _at_fork_reinit(self) -> None:
-        self._block._at_fork_reinit()
-        self._owner = None
+        self._r._at_fork_reinit()  # type: ignore[attr-defined]
+        self._glock._at_fork_reinit()
+        self._mu._at_fork_reinit()  # type: ignore[attr-defined]
+        self._gowner = None
         self._count = 0
+        self._gwait = None
 
     def __repr__(self) -> str:
-        owner = self._owner
-        state = "locked" if self._block.locked() else "unlocked"
+        owner = self._gowner
+        state, who, count = "unlocked", "0", "0"
+        if owner is not None:
+            state, who, count = "locked", f"goroutine-{owner.goid}", str(self._count)
+        else:
+            m = _RLOCK_REPR.match(repr(self._r))
+            if m:
+                state, who, count = m.group(1), m.group(2), m.group(3)
         return (f"<{state} {type(self).__module__}.{type(self).__qualname__} object "
-                f"owner={_owner_repr(owner)} count={self._count} at {id(self):#x}>")
+                f"owner={who} count={count} at {id(self):#x}>")
+
+
+_RLOCK_REPR = re.compile(r"<(locked|unlocked) .*owner=(\d+) count=(\d+)")
 
 
 # -- Condition, Semaphore, BoundedSemaphore, Event, Barrier: the interpreter's code on our Lock ----

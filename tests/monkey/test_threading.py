@@ -459,3 +459,77 @@ for procs in (1, 2):
     assert out.splitlines() == [
         "1 Deadlock", "1 1 True", f"1 ['2', '3'] ['{rlock}', '{lock}'] True",
         "2 Deadlock", "2 1 True", f"2 ['2', '3'] ['{rlock}', '{lock}'] True"]
+
+
+def test_rlock_shared_by_plain_threads_and_goroutines():
+    # The patched RLock is the original C RLock for plain threads plus a goroutine layer: a
+    # goroutine waits (parked) for a plain thread to free it, with and without a timeout; a
+    # plain thread blocks while a goroutine owns it; recursion on both sides; Condition on it.
+    out = run_script(PRELUDE + """
+from gpm.monkey import get_original
+OrigEvent = get_original("threading", "Event")
+def main():
+    r = threading.RLock()
+    held, go_on = OrigEvent(), OrigEvent()
+    def holder():
+        with r:
+            with r:
+                held.set()
+                go_on.wait()
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait()
+    print("repr", "owner=%d count=2" % t.ident in repr(r), r.locked())
+    print("timeout", r.acquire(timeout=0.05), r.acquire(False))
+    got = gpm.Chan(1)
+    def taker():
+        with r:
+            got.send(repr(r).split(" object ")[1].split(" at")[0])
+    g = gpm.go(taker)
+    while r._gwait is None:        # the taker parked, waiting for the thread to free the C RLock
+        gpm.sleep(0.001)
+    go_on.set()
+    print("taker", got.recv())
+    g.join()
+    t.join()
+    # Counting: 2 plain threads and 6 goroutines, recursive holds that park while held.
+    n = [0]
+    def work(k, park):
+        for _ in range(k):
+            with r:
+                with r:
+                    v = n[0]
+                    if park:
+                        gpm.gosched()
+                    n[0] = v + 1
+    ths = [threading.Thread(target=work, args=(300, False)) for _ in range(2)]
+    for th in ths:
+        th.start()
+    gs = [gpm.go(work, 300, True) for _ in range(6)]
+    for g in gs:
+        g.join()
+    for th in ths:
+        th.join()
+    print("count", n[0], r.locked())
+    # Condition over the RLock: a goroutine waits, a plain thread notifies (and back).
+    c = threading.Condition(r)
+    state = []
+    def notifier():
+        with c:
+            state.append("t")
+            c.notify()
+            c.wait_for(lambda: "g" in state, timeout=5)
+    with c:
+        th = threading.Thread(target=notifier)
+        th.start()
+        print("wait", c.wait_for(lambda: "t" in state, timeout=5), r._is_owned())
+        state.append("g")
+        c.notify()
+    th.join()
+    print("end", r.locked(), r._is_owned())
+for procs in (1, 2):
+    gpm.run(main, procs=procs)
+""", timeout=60)
+    assert out.splitlines() == [
+        "repr True True", "timeout False False", "taker owner=goroutine-2 count=1",
+        "count 2400 False", "wait True True", "end False False"] * 2
