@@ -790,7 +790,82 @@ class Sched:
         Returns "dead" (nothing can ever run again), "foreign" (only a live
         plain thread that used gpm objects could still wake a goroutine: check
         again later) or "alive".  Never a false positive: every source of a
-        future goready is counted.
+        future goready is counted.  "foreign" becomes "dead" when no plain
+        thread could help either (``_owned_deadlock``).
+        """
+        verdict = self._checkdead()
+        if verdict == "foreign" and self._owned_deadlock():
+            return "dead"
+        return verdict
+
+    def _owned_deadlock(self):
+        """Every live goroutine is parked for good, whatever any plain thread does.
+
+        A goroutine is stuck for good when it is parked on an *owned* lock (one only its owner
+        may release: the Sudog's ``c`` answers ``_gpm_owner()`` with the owning G, as
+        gpm.monkey's RLock does; a Lock has no owner and answers nothing) whose owner is stuck
+        for good or has exited, or when it joins a goroutine stuck for good; following owners
+        and join targets back to a goroutine already on the path is a cycle: all of it is
+        stuck.  Nobody else can release an owned lock, so plain threads cannot end such a wait
+        and the run is a deadlock beside them too (a lock-order inversion of RLocks beside a
+        live bystander thread).  Called only with every P idle, no timer, no netpoll waiter
+        and nothing in gpm.syscall (checkdead's "foreign"), so no goroutine runs meanwhile and
+        the fields read (status, waitreason, waiting, the lock's owner: each written by its
+        parked goroutine before it parked) stand still.  Takes allglock (nothing under it but
+        the owner reads); requires no lock held.
+        """
+        WAITING, DEAD = Gstatus.WAITING, Gstatus.DEAD
+        JOIN = WaitReason.JOIN
+        with self.allglock:
+            gs = []
+            for gp in self.allgs.values():
+                st = gp.status
+                if st == DEAD:
+                    continue
+                if st != WAITING or (gp.waitreason != JOIN and gp.waitreason not in EXTERNAL_WAITS):
+                    return False              # the common answer, after one goroutine
+                gs.append(gp)
+            if not gs:
+                return False
+            joins = {}
+            for gp in self.allgs.values():
+                for sg in gp.joiners or ():
+                    if sg.g is not None:
+                        joins[sg.g] = gp
+            memo = {}
+            for gp in gs:
+                path = []
+                g = gp
+                while True:
+                    r = memo.get(g)
+                    if r is not None:
+                        break
+                    if g.status == DEAD:
+                        r = True              # an owner that exited holding the lock
+                        break
+                    if g.status != WAITING or g in path:
+                        r = g.status == WAITING   # back on the path: a cycle
+                        break
+                    path.append(g)
+                    nxt = None
+                    if g.waitreason == JOIN:
+                        nxt = joins.get(g)
+                    elif g.waitreason in EXTERNAL_WAITS:
+                        sg = g.waiting
+                        owner = getattr(sg.c, "_gpm_owner", None) if sg is not None else None
+                        nxt = owner() if owner is not None else None
+                    if nxt is None:
+                        r = False
+                        break
+                    g = nxt
+                for x in path:
+                    memo[x] = r
+                if not r:
+                    return False
+            return True
+
+    def _checkdead(self):
+        """checkdead's verdict before ``_owned_deadlock``.
 
         The background runtime is looked at first, before this runtime's own queues: a
         background G that exits drops out of its allgs before it wakes its joiners (goexit),

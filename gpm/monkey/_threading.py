@@ -342,6 +342,11 @@ class RLock:
         self._acquire_g(gr.gp, True, -1)
         self._count, self._gowner = state
 
+    def _gpm_owner(self) -> Any:
+        """The runtime's owned-lock protocol (Sched._owned_deadlock): the G that alone may
+        release this RLock, or None (free, or a plain thread's: C-owned)."""
+        return self._gowner
+
     def _recursion_count(self) -> int:
         gr = _getcurrent()
         if type(gr) is _Worker:

@@ -533,3 +533,74 @@ for procs in (1, 2):
     assert out.splitlines() == [
         "repr True True", "timeout False False", "taker owner=goroutine-2 count=1",
         "count 2400 False", "wait True True", "end False False"] * 2
+
+
+def test_rlock_inversion_beside_live_plain_threads_raises_deadlock():
+    # Only its owner may release an RLock, so goroutines parked in a cycle of RLock owners (and
+    # a goroutine joining one of them), or on an RLock whose owner exited holding it, are stuck
+    # whatever any plain thread does: gpm.Deadlock,
+    # with a bystander from before the run and one started inside it both alive.  The control:
+    # an RLock owner parked on a channel a plain thread may still send on is no deadlock (the
+    # stuck warning lets that thread send; the run then returns).
+    out = run_script(PRELUDE + """
+import logging
+from gpm.monkey import get_original
+OrigEvent = get_original("threading", "Event")
+release = OrigEvent()
+class Seen(logging.Handler):
+    def emit(self, rec):
+        release.set()
+logging.getLogger("gpm").addHandler(Seen())
+before = threading.Thread(target=OrigEvent().wait, daemon=True, name="before")
+before.start()
+def inversion():
+    inside = threading.Thread(target=OrigEvent().wait, daemon=True, name="inside")
+    inside.start()
+    a, b = threading.RLock(), threading.RLock()
+    ch1, ch2 = gpm.Chan(1), gpm.Chan(1)
+    def one():
+        with a:
+            ch1.send(1); ch2.recv()
+            with b:
+                pass
+    def two():
+        with b:
+            ch2.send(1); ch1.recv()
+            with a:
+                pass
+    g1, g2 = gpm.go(one), gpm.go(two)
+    g1.join(); g2.join()
+def control():
+    r = threading.RLock()
+    ch = gpm.Chan()
+    def sender():
+        release.wait()
+        ch.send("go")
+    t = threading.Thread(target=sender)
+    t.start()
+    took = gpm.Chan(1)
+    def owner():
+        with r:
+            took.send(1)
+            return ch.recv()
+    g = gpm.go(owner)
+    took.recv()
+    with r:
+        pass
+    t.join()
+    return g.join()
+def exited():
+    r = threading.RLock()
+    gpm.go(r.acquire).join()       # its owner exits holding it
+    r.acquire()
+for procs in (1, 2):
+    for fn in (inversion, exited):
+        try:
+            gpm.run(fn, procs=procs)
+            print(procs, "returned")
+        except gpm.Deadlock:
+            print(procs, "Deadlock")
+    release.clear()
+    print(procs, gpm.run(control, procs=procs))
+""", timeout=60)
+    assert out.splitlines() == ["1 Deadlock", "1 Deadlock", "1 go", "2 Deadlock", "2 Deadlock", "2 go"]
