@@ -891,9 +891,12 @@ class Sched:
                 if th.is_alive():
                     return "foreign"
                 del self.foreign[ident]
+        transit, external = self._scan_gs()
+        if transit:
+            return "foreign"
         if self._new_plain_thread():
             return "foreign"
-        if self._external_wait():
+        if external and self._plain_thread_alive():
             return "foreign"
         if bg_busy:
             return "foreign"                  # a background goroutine could still wake one
@@ -931,20 +934,35 @@ class Sched:
             return True                       # enumerate(): alive, or started and not yet running
         return False
 
-    def _external_wait(self):
-        """A goroutine is parked on an object any plain thread may release unannounced.
+    def _scan_gs(self):
+        """One pass over allgs: (transit, external).  Requires no lock held (takes allglock,
+        a leaf here).
 
+        transit: a G marked runnable that is not in a queue yet.  goready and newproc set the
+        status (or register the G), then queue it, under no lock checkdead holds, so a readier
+        is mid-way: look again (100 ms).  Without it, a goready from a plain thread between its
+        status write and its append was a false Deadlock when checkdead read the queues before
+        the append and the status after the write (3.13t, issue 10:
+        test_goroutine_waits_on_lock_held_by_a_plain_thread_is_no_deadlock).
+
+        external: a goroutine is parked on an object any plain thread may release unannounced.
         gpm.monkey's patched locks give plain threads the original C fast path, so such a thread
         never registers in ``foreign``.  Any live plain thread could release one, so while a
         goroutine waits on one and any plain thread lives (``_plain_thread_alive``),
         checkdead answers "foreign" (re-check every 100 ms).  With no plain thread left, a
-        deadlock of patched locks alone is "dead" (gpm.Deadlock).  Requires no lock held (takes
-        allglock, a leaf).
+        deadlock of patched locks alone is "dead" (gpm.Deadlock).
         """
+        transit = external = False
+        runnable, waiting = Gstatus.RUNNABLE, Gstatus.WAITING
         with self.allglock:
-            waiting = any(gp.status == Gstatus.WAITING and gp.waitreason in EXTERNAL_WAITS
-                          for gp in self.allgs.values())
-        return waiting and self._plain_thread_alive()
+            for gp in self.allgs.values():
+                st = gp.status
+                if st == runnable:
+                    transit = True
+                    break
+                if st == waiting and gp.waitreason in EXTERNAL_WAITS:
+                    external = True
+        return transit, external
 
     def plain_threads(self):
         """The live ``threading.enumerate()`` threads that are no runtime's and not the one

@@ -500,3 +500,19 @@ def test_checkdead_reads_the_background_runtime_before_its_own_queues(monkeypatc
         assert s.checkdead() != "dead"
     finally:
         rclock.release(bg)
+
+
+def test_checkdead_sees_a_g_made_runnable_but_not_queued_yet():
+    """goready (and newproc) set the status, then queue the G, under no lock checkdead
+    holds: checkdead that read the empty queues before the append and the RUNNABLE status
+    after it said "dead" (a false Deadlock on 3.13t: a plain thread released a patched
+    threading.Lock a goroutine waited on).  A RUNNABLE G in allgs means: look again."""
+    from tests.support import G
+    s = mksched(procs=1, background=False)
+    make_idle(s, s.allp[0])
+    gp = G(s, 7, lambda: None, (), None)
+    s.allgs[7] = gp
+    gp.status = Gstatus.WAITING
+    assert s.checkdead() == "dead"
+    gp.status = Gstatus.RUNNABLE                   # a readier's first step; its append comes next
+    assert s.checkdead() == "foreign"
