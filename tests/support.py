@@ -1,6 +1,7 @@
 """Helpers shared by tests (the place tests reach into gpm._runtime)."""
 
 import os
+import sys
 import threading
 import time
 
@@ -31,9 +32,23 @@ from gpm._runtime import sema as rsema
 MUTATION = "MUTANT_UNDER_TEST" in os.environ
 
 
+# Free-threaded builds (make test-ft): property tests of single-threaded structures (run queue,
+# timer heap, channel model) gain nothing from the GIL being off, and run there without the
+# specializing interpreter and with CPython 3.13t's non-generational GC, whose every collection
+# walks the whole heap of the late-suite process: TestRunQueue took 43 s alone and over the
+# 240 s per-test timeout in a full run at load 12 (which killed the run).  A third of the
+# examples there; the GIL builds run them all.
+FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
 def examples(n):
-    """Hypothesis ``max_examples``: ``n`` normally, a sixth of it under mutmut."""
-    return max(10, n // 6) if MUTATION else n
+    """Hypothesis ``max_examples``: ``n`` normally, a sixth of it under mutmut, a third on a
+    free-threaded build."""
+    if MUTATION:
+        return max(10, n // 6)
+    if FREE_THREADED:
+        return max(10, n // 3)
+    return n
 
 
 __all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "RTimer", "current_sched", "Sched", "getg", "nanotime",
