@@ -41,47 +41,47 @@ def _refill(chans):
 # -- a plain thread that completes a channel op is recorded for checkdead -------
 
 def _ops():
-    def recv_buffered(c):          # Chan.recv's inline buffered case
-        c.send(1)
+    """(name, prep in the main goroutine, the plain thread's only channel op)."""
+    def peer(c):
+        h = gpm.go(c.recv)
+        wait_blocked(c._recvq)
+        return h
+
+    def recv1(c):
         assert c.recv() == 1
 
-    def send_buffered(c):          # chansend's inline buffered case
-        c.send(1)
-
-    def recv_ok(c):
-        c.send(1)
+    def recv_ok1(c):
         assert c.recv_ok() == (1, True)
 
-    def close(c):
-        c.close()
-
-    def select_default(c):         # nothing ready: select returns default
+    def select_default(c):
         assert gpm.select(c.recv, gpm.default) == (1, None)
 
     def select_ready(c):
-        c.send(2)
-        assert gpm.select(c.recv, gpm.default) == (0, 2)
+        assert gpm.select(c.recv, gpm.default) == (0, 1)
 
-    def send_to_a_waiting_receiver(c):   # send_poll hands over, then chansend's last note
-        c.send(3)
+    return [
+        ("recv_buffered", lambda c: c.send(1), recv1),          # Chan.recv's inline buffered case
+        ("send_buffered", None, lambda c: c.send(1)),           # chansend's inline buffered case
+        ("recv_ok", lambda c: c.send(1), recv_ok1),             # chanrecv's end
+        ("close", None, lambda c: c.close()),
+        ("select_default", None, select_default),               # nothing ready: default
+        ("select_ready", lambda c: c.send(1), select_ready),
+        ("send_to_a_waiting_receiver", peer, lambda c: c.send(1)),  # send_poll's hand-over
+    ]
 
-    return [recv_buffered, send_buffered, recv_ok, close, select_default, select_ready,
-            send_to_a_waiting_receiver]
 
-
-@pytest.mark.parametrize("op", _ops(), ids=lambda f: f.__name__)
-def test_a_plain_thread_that_used_a_channel_is_recorded_for_checkdead(op):
+@pytest.mark.parametrize("name,prep,op", _ops(), ids=[o[0] for o in _ops()])
+def test_a_plain_thread_that_used_a_channel_is_recorded_for_checkdead(name, prep, op):
     """API.md: a live plain thread that used a channel may still wake a
     goroutine, so checkdead must know it (Sched.foreign).  Each completed op,
-    fast paths included, records the thread (mutants: ``type(gr) is _Worker``
-    in Chan.recv/close, select's default branch)."""
+    fast paths included, records the thread, even when it is the thread's
+    only gpm call (mutants: ``type(gr) is _Worker`` in Chan.recv, close,
+    chansend, chanrecv, select's default branch)."""
     def main():
         s = current_sched()
         c = gpm.Chan(1)
         errors = []
-        if op.__name__ == "send_to_a_waiting_receiver":
-            peer = gpm.go(c.recv)
-            wait_blocked(c._recvq)
+        h = prep(c) if prep is not None else None
 
         def body():
             try:
@@ -92,8 +92,8 @@ def test_a_plain_thread_that_used_a_channel_is_recorded_for_checkdead(op):
         th = threading.Thread(target=body)
         th.start()
         th.join()                                # blocks this M briefly (procs=1: nothing else to run)
-        if op.__name__ == "send_to_a_waiting_receiver":
-            assert peer.join() == 3
+        if name == "send_to_a_waiting_receiver":
+            assert h.join() == 1
         return errors, th.ident in s.foreign
 
     errors, recorded = gpm.run(main, procs=1)
