@@ -220,40 +220,113 @@ def test_select_over_six_ready_cases():
 
 # -- pass 2 ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["recv", "send"])
-def test_a_case_made_ready_between_pass_one_and_two_is_taken(monkeypatch, kind):
+_MADE_READY = ["recv: a value buffered", "recv: a sender waits", "recv: closed",
+               "send: room in the buffer", "send: a receiver waits", "send: closed"]
+
+
+@pytest.mark.parametrize("how", _MADE_READY)
+def test_a_case_made_ready_between_pass_one_and_two_is_taken(monkeypatch, how):
     """A channel that becomes ready after pass 1 looked at it is seen by pass
     2 (under the channel locks), which goes back to pass 1 and performs the
-    case instead of parking (mutants: ``break`` -> ``return``, a send case
-    asked the receive condition).  The other party is simulated by acting
-    at the step between the passes (``_scases``, once)."""
+    case instead of parking: each of recv_ready's and send_ready's three
+    conditions (mutants: ``break`` -> ``return``, a send case asked the
+    receive condition, ``or`` -> ``and`` in either).  The other party is
+    simulated at the step between the passes (``_scases``, once)."""
     real_scases = rselect._scases
-    c = gpm.Chan(1)
-    if kind == "send":
+    kind = how.split(":")[0]
+    c = gpm.Chan(1 if "buffer" in how else 0)
+    if how == "send: room in the buffer":
         c.send("old")                               # full: the send case waits
+    peer = _waiter()
     done = []
 
     def scases(cases, order):
         if not done:
             done.append(1)
-            if kind == "recv":
-                c.send("new")                       # a sender arrives after pass 1
+            if how == "recv: a value buffered":
+                c.send("new")
+            elif how == "recv: a sender waits":
+                peer.elem = "new"
+                c._sendq.append(peer)
+            elif how == "send: room in the buffer":
+                assert c.recv() == "old"
+            elif how == "send: a receiver waits":
+                c._recvq.append(peer)
             else:
-                assert c.recv() == "old"            # a receiver makes room after pass 1
+                c.close()
         return real_scases(cases, order)
 
     monkeypatch.setattr(rselect, "_scases", scases)
     other = gpm.Chan()
-    case = c.recv if kind == "recv" else (c.send, "mine")
+    case = c.recv_ok if kind == "recv" else (c.send, "mine")
 
     def main():
-        return gpm.select(other.recv, case)
+        try:
+            return gpm.select(other.recv, case)
+        except gpm.ClosedChannelError as e:
+            return str(e)
 
-    assert gpm.run(main, procs=1) == ((1, "new") if kind == "recv" else (1, None))
+    got = gpm.run(main, procs=1)
     assert done
-    if kind == "send":
+    want = {"recv: a value buffered": (1, ("new", True)), "recv: a sender waits": (1, ("new", True)),
+            "recv: closed": (1, (None, False)), "send: room in the buffer": (1, None),
+            "send: a receiver waits": (1, None), "send: closed": "send on closed channel"}[how]
+    assert got == want
+    if how == "send: room in the buffer":
         assert c.recv() == "mine"
+    if how == "send: a receiver waits":
+        assert peer.elem == "mine" and peer.sema.acquire(False)
+    if how == "recv: a sender waits":
+        assert peer.sema.acquire(False)
     assert not c._recvq and not c._sendq and not other._recvq
+
+
+def test_pass_one_never_blocks_on_a_send_case_that_only_looked_ready():
+    """Pass 1's chansend is non-blocking: an unbuffered channel whose only
+    queued receiver is a select that already fired elsewhere looks ready to
+    the lock-free pre-check, the send finds nobody, and select goes on to
+    wait on all its cases (mutants: ``chansend(c, v)`` / ``block=True``,
+    which parked the goroutine in that one send)."""
+    def main():
+        c, d = gpm.Chan(), gpm.Chan()
+        c._recvq.append(_lost(_select_sudog()))
+        h = gpm.go(gpm.select, (c.send, 1), d.recv)
+        wait_blocked(d._recvq)
+        d.send("d")
+        return h.join()
+
+    assert gpm.run(main, procs=1) == (1, "d")
+
+
+def test_a_plain_thread_select_with_one_blocking_case():
+    """(mutant: the plain thread blocks on ``sgs[1]``: IndexError with one case)"""
+    c = gpm.Chan()
+    out = []
+    th = threading.Thread(target=lambda: out.append(gpm.select(c.recv)))
+    th.start()
+    wait_blocked(c._recvq)
+    c.send("v")
+    th.join(10)
+    assert out == [(0, "v")]
+
+
+def test_a_goroutines_select_sudogs_come_from_and_go_back_to_its_ps_cache():
+    """Go's acquireSudog/releaseSudog: a goroutine's second parked select
+    reuses the first one's Sudog, cleared (mutant: ``cache = None``)."""
+    def main():
+        seen = []
+        for _ in range(2):
+            c = gpm.Chan()
+            h = gpm.go(gpm.select, c.recv)
+            wait_blocked(c._recvq)
+            seen.append(c._recvq[0])
+            c.send(1)
+            assert h.join() == (0, 1)
+        return seen
+
+    first, second = gpm.run(main, procs=1)
+    assert first is second
+    assert first.g is None and first.elem is None and first.c is None and first.sel is None
 
 
 @pytest.mark.parametrize("n", [3, 4])
