@@ -511,3 +511,24 @@ def test_chan_cap_errors_name_the_parameter_and_the_value():
     with pytest.raises(ValueError) as ei:
         gpm.Chan(-2)
     assert str(ei.value) == "gpm.Chan: cap must be >= 0, got -2"
+
+
+def test_a_ps_sudog_cache_never_grows_past_its_cap():
+    """Go's releaseSudog bound: Sudogs of a select that returns go back only
+    while the cache is under _SUDOGCACHE_MAX (mutant: ``<=``, one set more)."""
+    cap = rselect._SUDOGCACHE_MAX
+
+    def main():
+        cache = getg().pp.sudogcache
+        cache.clear()
+        c = gpm.Chan()
+        h = gpm.go(gpm.select, c.recv)             # parks on new Sudogs: the cache is empty
+        wait_blocked(c._recvq)
+        cache.extend(Sudog(None, None) for _ in range(cap))   # filled meanwhile by others
+        c.send(1)
+        assert h.join() == (0, 1)
+        n = len(cache)
+        cache.clear()
+        return n
+
+    assert gpm.run(main, procs=1) == cap
