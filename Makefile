@@ -55,14 +55,15 @@ test-random: venv
 
 # Mutation testing (mutmut 3, [tool.mutmut] in pyproject.toml) of p, sudog, sema,
 # timers, chan, select and sched's protocol functions (stopm and its recheck
-# helpers, wakep, goready and its batch forms, findrunnable, findnext); not part of make
-# test.  niced, two workers.  Hours on 2 shared cores (0.16 mutants/s at load
-# 15-20: 480 of 933 in 59 min; docs/HACKING.md has the figures);
-# MUTANTS="gpm._runtime.sema.*" narrows a run.  Then
+# helpers, wakep, goready and its batch forms, findrunnable, findnext and its
+# _requeue); not part of make test.  niced, two workers.  Hours on 2 shared cores
+# with the full selection (0.16 mutants/s at load 15-20); a copy of the tree with
+# a per-module selection ran 0.24-0.48 mutants/s (docs/HACKING.md has the
+# figures and the selections); MUTANTS="gpm._runtime.sema.*" narrows a run.  Then
 # `.venv/bin/python tools/mutants_score.py -v` prints the per-module score and
 # the survivors; docs/HACKING.md explains the equivalent ones.
 SCHED_PROTOCOL := xǁSchedǁstopm* xǁSchedǁ_any_stealable* xǁSchedǁ_leave_idle* xǁSchedǁwakep* \
-	x_goready* x_runqput_home* xǁSchedǁfindrunnable* x_findnext*
+	x_goready* x_runqput_home* xǁSchedǁfindrunnable* x_findnext* x__requeue*
 MUTANTS ?= gpm._runtime.p.* gpm._runtime.timers.* gpm._runtime.sema.* gpm._runtime.sudog.* \
 	$(addprefix gpm._runtime.sched.,$(SCHED_PROTOCOL)) gpm._runtime.chan.* gpm._runtime.select.*
 mutants: venv

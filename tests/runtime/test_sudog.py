@@ -69,6 +69,30 @@ def test_plain_timeout_lost_to_a_waker_consumes_its_wake():
     assert not sg.sema.acquire(False)
 
 
+def test_plain_timed_wait_woken_in_time_returns_true_without_cancel():
+    """A plain thread's timed wait that a waker ends before the timeout
+    reports the wake (True), so the caller keeps what the waker handed over;
+    cancel is not asked (mutant: ``return False`` after the semaphore was
+    acquired in time: a timeout reported with the wake consumed)."""
+    sg = current_waiter()
+    lk = _held_lock()
+
+    def waker():
+        lk.acquire()                 # the waiter released it before parking
+        lk.release()
+        sg.wake()
+
+    def cancel(s):
+        raise AssertionError("cancel asked although the waker won in time")
+
+    th = threading.Thread(target=waker)
+    th.start()
+    try:
+        assert sg.block(lk, "chan receive", timeout=60.0, cancel=cancel) is True
+    finally:
+        th.join(10)
+
+
 def test_goroutine_waiter_is_the_running_g():
     def main():
         sg = current_waiter()
