@@ -436,3 +436,18 @@ def test_perturb_swaps_two_and_moves_a_free_runnext_after_the_head_moved():
     assert two.snapshot() == [gs[4], gs[3]]
     _check(q)
     _check(two)
+
+
+def test_get_after_the_head_moved_still_sends_a_used_up_free_runnext_behind():
+    """The ring's room is ``tail - head``, whatever their absolute values: a
+    free runnext whose slice is used up goes behind the ring while there is
+    room, also after many puts and gets (mutant: ``tail + head < cap``)."""
+    q = RunQueue(8)
+    for i in range(20):                       # head and tail advance past cap
+        q.put(FakeG(i, False))
+        assert q.get()[0].n == i
+    a, c = FakeG(100, False), FakeG(101, False)
+    q.put(a)
+    q.put(c, True)
+    assert q.get(False) == (a, False)
+    assert q.runnext is None and q.snapshot() == [c]

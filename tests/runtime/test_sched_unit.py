@@ -265,6 +265,35 @@ def test_findnext_randomized_perturbs_with_the_ps_rng_and_requeues_the_yielding_
     assert pp.check_global is False           # _requeue set it; the next tick cleared it
 
 
+def test_a_fresh_p_counts_from_zero_and_its_seeded_slice_works_at_once(monkeypatch):
+    """A P's counters start at 0 (gpm.stats, schedtrace), and its first
+    schedule in a seeded run compares executions with numbers (mutants:
+    ``preempted = 1``, ``slice_exec = None``)."""
+    s = _sched()
+    pp = s.allp[0]
+    assert (pp.executed, pp.steals, pp.stolen, pp.spawned, pp.preempted, pp.schedtick) == (0,) * 6
+    monkeypatch.setattr(rsched, "_seeded", True)
+    gp = _g(s, 1, pp)
+    pp.runq.put(gp, True)
+    assert rsched.findnext(pp, nanotime(), True) == (gp, True)
+
+
+def test_p_wake_also_wakes_an_m_blocked_in_the_netpoller():
+    """P.wake: the note, then the poller owner (an idle M may sleep in epoll,
+    not on its note; mutant: the poller never asked)."""
+    s = _sched()
+    pp = s.allp[0]
+    woken = []
+
+    class Poller:
+        def wake_owner(self, p):
+            woken.append(p)
+
+    s.netpoller = Poller()
+    pp.wake()
+    assert woken == [pp]
+
+
 # -- findrunnable: local, global, netpoll, steal ------------------------------------
 
 class _FakePoller:
