@@ -324,7 +324,10 @@ class RLock:
     def _release_save(self) -> Any:
         gr = _getcurrent()
         if type(gr) is not _Worker:
-            return self._r._release_save()  # type: ignore[attr-defined]
+            state = self._r._release_save()  # type: ignore[attr-defined]
+            if self._gwait is not None:      # frees _r: a goroutine may wait for it (Condition.wait)
+                self._wake_gwait()
+            return state
         if self._gowner is not gr.gp:
             raise RuntimeError("cannot release un-acquired lock")
         state = (self._count, gr.gp)

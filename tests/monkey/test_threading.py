@@ -518,11 +518,13 @@ def main():
         with c:
             state.append("t")
             c.notify()
-            c.wait_for(lambda: "g" in state, timeout=5)
+            while r._gwait is None:   # the notified goroutine parked, waiting for this thread's hold
+                time.sleep(0.001)
+            c.wait_for(lambda: "g" in state)   # its wait frees the RLock: must wake that goroutine
     with c:
         th = threading.Thread(target=notifier)
         th.start()
-        print("wait", c.wait_for(lambda: "t" in state, timeout=5), r._is_owned())
+        print("wait", c.wait_for(lambda: "t" in state), r._is_owned())
         state.append("g")
         c.notify()
     th.join()
