@@ -36,9 +36,10 @@ RLock (invariants) is the original C RLock ``_r`` plus a goroutine layer:
     holds ``_r``, so a plain thread holding ``_r`` always reads ``_gowner`` None, and a success
     of ``_r.acquire`` with ``_gowner`` set is a false C recursion of the M thread itself (its
     scheduler greenlet), refused with RuntimeError;
-  * ``_gwait`` (guarded by ``_mu``, a leaf): the ``_glock`` holder's Sudog while ``_r`` is a
-    plain thread's; the thread's release frees ``_r`` and then reads ``_gwait`` unlocked, the
-    waiter sets ``_gwait`` before its last try: the same Dekker pattern as Lock.  A release of
+  * ``_waiters`` (guarded by ``_mu``, a leaf; at most one Sudog): the ``_glock`` holder's while
+    ``_r`` is a plain thread's; the thread's release (or Condition.wait's ``_release_save``)
+    frees ``_r`` and then reads ``_waiters`` unlocked, the waiter queues before its last try:
+    Lock's protocol and code (``_park_acquire``, ``_cancel``, ``_wake_one``).  A release of
     one recursion level wakes it early; it tries again and re-parks.
 
 Condition, Semaphore, BoundedSemaphore, Event and Barrier are the interpreter's own classes
@@ -74,6 +75,40 @@ _CRLock = _thread.RLock                    # the original C RLock (patch() leave
 _get_ident = _thread.get_ident
 
 
+def _park_acquire(owner: Any, lk: Any, gp: Any, obj: Any, deadline: float | None) -> bool:
+    """Acquire the C lock ``lk`` for goroutine ``gp`` after a failed try: queue a Sudog on
+    ``owner._waiters`` (guarded by ``owner._mu``) and park until a releaser wakes it, then try
+    again (the Dekker pattern of the module doc).  ``obj`` names the lock in sysmon's stuck
+    warning; ``deadline`` (nanotime) or None.  Lock and RLock (for its C RLock) share it."""
+    mu = owner._mu
+    waiters = owner._waiters
+    try:
+        while True:
+            sg = Sudog(gp, None)
+            sg.c = obj
+            gp.waiting = sg        # names the lock in sysmon's stuck warning
+            mu.acquire()
+            waiters.append(sg)
+            if lk.acquire(False):
+                waiters.pop()          # our own Sudog: appended under this same hold of _mu
+                mu.release()
+                return True
+            if deadline is None:
+                sg.block(mu, WaitReason.THREADING_LOCK)
+            else:
+                remaining = deadline - _nanotime()
+                if remaining <= 0:
+                    waiters.pop()
+                    mu.release()
+                    return False
+                if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, owner._cancel):
+                    return bool(lk.acquire(False))     # timed out (a last try is harmless)
+            if lk.acquire(False):
+                return True
+    finally:
+        gp.waiting = None
+
+
 class Lock:
     """threading.Lock that parks a goroutine on contention and blocks a plain thread (module doc)."""
 
@@ -105,36 +140,9 @@ class Lock:
         if not blocking:
             return False
         deadline = None if timeout < 0 else _nanotime() + timeout
-        mu = self._mu
-        waiters = self._waiters
-        gp = _getcurrent().gp  # type: ignore[attr-defined]
-        try:
-            while True:
-                sg = Sudog(gp, None)
-                sg.c = self if obj is None else obj
-                gp.waiting = sg        # names the lock in sysmon's stuck warning
-                mu.acquire()
-                waiters.append(sg)
-                if lk.acquire(False):
-                    waiters.pop()          # our own Sudog: appended under this same hold of _mu
-                    mu.release()
-                    return True
-                if deadline is None:
-                    sg.block(mu, WaitReason.THREADING_LOCK)
-                else:
-                    remaining = deadline - _nanotime()
-                    if remaining <= 0:
-                        waiters.pop()
-                        mu.release()
-                        return False
-                    if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
-                        return lk.acquire(False)     # timed out (a last try is harmless)
-                if lk.acquire(False):
-                    return True
-        finally:
-            gp.waiting = None
+        return _park_acquire(self, lk, _getcurrent().gp, self if obj is None else obj, deadline)  # type: ignore[attr-defined]
 
-    def _cancel(self, sg: Sudog) -> bool:
+    def _cancel(self: Any, sg: Sudog) -> bool:     # Any: RLock shares it
         """Sudog.block's timeout: remove ``sg`` if no releaser dequeued it yet."""
         mu = self._mu
         mu.acquire()
@@ -151,7 +159,7 @@ class Lock:
         if self._waiters:
             self._wake_one()
 
-    def _wake_one(self) -> None:
+    def _wake_one(self: Any) -> None:     # Any: RLock shares it (same _mu/_waiters)
         mu = self._mu
         mu.acquire()
         waiters = self._waiters
@@ -198,15 +206,15 @@ class RLock:
     a goroutine check (module doc, "RLock").
     """
 
-    __slots__ = ("_r", "_glock", "_mu", "_gowner", "_count", "_gwait", "__weakref__")
+    __slots__ = ("_r", "_glock", "_mu", "_gowner", "_count", "_waiters", "__weakref__")
 
     def __init__(self) -> None:
         self._r = _CRLock()            # held by the owning plain thread, or by the owning G's M
         self._glock = Lock()           # held by the owning G or the one G waiting for _r
-        self._mu = _allocate()         # guards _gwait (a leaf lock)
+        self._mu = _allocate()         # guards _waiters (a leaf lock)
         self._gowner: Any = None       # the owning G (written by it only, while its M holds _r)
         self._count = 0                # its recursion depth (written by it only)
-        self._gwait: Sudog | None = None   # the _glock holder parked until a thread frees _r
+        self._waiters: deque[Sudog] = deque()  # the _glock holder's Sudog while a thread holds _r
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         gr = _getcurrent()
@@ -240,61 +248,21 @@ class RLock:
 
     def _take_r(self, gp: Any, blocking: bool, deadline: float | None) -> bool:
         """Acquire ``_r`` for ``gp``, which holds ``_glock``; a plain thread may hold ``_r``."""
-        r = self._r
-        if r.acquire(False):
+        if self._r.acquire(False):
             return True
         if not blocking:
             return False
-        mu = self._mu
-        try:
-            while True:
-                sg = Sudog(gp, None)
-                sg.c = self
-                gp.waiting = sg
-                mu.acquire()
-                self._gwait = sg
-                if r.acquire(False):
-                    self._gwait = None
-                    mu.release()
-                    return True
-                if deadline is None:
-                    sg.block(mu, WaitReason.THREADING_LOCK)
-                else:
-                    remaining = deadline - _nanotime()
-                    if remaining <= 0:
-                        self._gwait = None
-                        mu.release()
-                        return False
-                    if not sg.block(mu, WaitReason.THREADING_LOCK, remaining, self._cancel):
-                        return r.acquire(False)      # timed out (a last try is harmless)
-                if r.acquire(False):
-                    return True
-        finally:
-            gp.waiting = None
+        return _park_acquire(self, self._r, gp, self, deadline)
 
-    def _cancel(self, sg: Sudog) -> bool:
-        """Sudog.block's timeout: clear ``_gwait`` if no releasing thread took it yet."""
-        with self._mu:
-            if self._gwait is sg:
-                self._gwait = None
-                return True
-            return False
-
-    def _wake_gwait(self) -> None:
-        mu = self._mu
-        mu.acquire()
-        sg = self._gwait
-        self._gwait = None
-        mu.release()
-        if sg is not None:
-            sg.wake()
+    _cancel = Lock._cancel             # the same _mu/_waiters protocol as Lock's
+    _wake_one = Lock._wake_one
 
     def release(self) -> None:
         owner = self._gowner
         if owner is None:
             self._r.release()          # RuntimeError("cannot release un-acquired lock") as the original
-            if self._gwait is not None:
-                self._wake_gwait()
+            if self._waiters:
+                self._wake_one()
             return
         gr = _getcurrent()
         if type(gr) is not _Worker or gr.gp is not owner:
@@ -309,8 +277,8 @@ class RLock:
     def __exit__(self, t: object, v: object, tb: object) -> None:
         if self._gowner is None:       # release, inlined for plain threads
             self._r.release()
-            if self._gwait is not None:
-                self._wake_gwait()
+            if self._waiters:
+                self._wake_one()
             return
         self.release()
 
@@ -325,8 +293,8 @@ class RLock:
         gr = _getcurrent()
         if type(gr) is not _Worker:
             state = self._r._release_save()  # type: ignore[attr-defined]
-            if self._gwait is not None:      # frees _r: a goroutine may wait for it (Condition.wait)
-                self._wake_gwait()
+            if self._waiters:                # frees _r: a goroutine may wait for it (Condition.wait)
+                self._wake_one()
             return state
         if self._gowner is not gr.gp:
             raise RuntimeError("cannot release un-acquired lock")
@@ -365,7 +333,7 @@ class RLock:
         self._mu._at_fork_reinit()  # type: ignore[attr-defined]
         self._gowner = None
         self._count = 0
-        self._gwait = None
+        self._waiters.clear()
 
     def __repr__(self) -> str:
         owner = self._gowner

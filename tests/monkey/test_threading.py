@@ -486,7 +486,7 @@ def main():
         with r:
             got.send(repr(r).split(" object ")[1].split(" at")[0])
     g = gpm.go(taker)
-    while r._gwait is None:        # the taker parked, waiting for the thread to free the C RLock
+    while not r._waiters:        # the taker parked, waiting for the thread to free the C RLock
         gpm.sleep(0.001)
     go_on.set()
     print("taker", got.recv())
@@ -518,7 +518,7 @@ def main():
         with c:
             state.append("t")
             c.notify()
-            while r._gwait is None:   # the notified goroutine parked, waiting for this thread's hold
+            while not r._waiters:   # the notified goroutine parked, waiting for this thread's hold
                 time.sleep(0.001)
             c.wait_for(lambda: "g" in state)   # its wait frees the RLock: must wake that goroutine
     with c:
