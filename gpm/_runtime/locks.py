@@ -311,11 +311,13 @@ class Note:
         a whole slice: a 2 ms timed acquire beside a thread running Python took up to
         496 ms there (492 ms of it runnable on the run queue, load 12, 3.13.15t; 13-30 ms
         with the GIL on the same interpreter).  sysmon naps on such builds (FT_NAP)."""
-        with self._mu:
-            if self._signaled:
-                self._signaled = False
-                return True
+        if self._take():
+            return True
         _time.sleep(os_timeout(timeout))
+        return self._take()
+
+    def _take(self):
+        """Consume a pending wakeup (True) or report none (False).  Owner only."""
         with self._mu:
             if self._signaled:
                 self._signaled = False
@@ -378,11 +380,7 @@ class FdNote(Note):
                     os.eventfd_read(fd)
             except (BlockingIOError, InterruptedError):
                 pass
-        with self._mu:
-            if self._signaled:
-                self._signaled = False
-                return True
-        return False
+        return self._take()
 
     def close(self):
         """Close the eventfd (after the owner M exited; a later wakeup only sets the flag).
