@@ -235,3 +235,36 @@ print(*park(6000, body))
     n, full = map(int, out.split()[:2])
     assert n >= 2, out
     assert full == 0, out
+
+
+def test_finished_goroutines_that_waited_on_a_channel_need_no_collection():
+    # A goroutine caches one Sudog for its channel waits (G.sudog, whose .g is
+    # the G): a cycle, so every finished goroutine that ever parked on a channel
+    # stayed alive until a collection reached it (a full one, with pacing, once
+    # it had aged).  goexit drops the cache.  Measured with the collector off:
+    # a collection then freed 30-98 of 2,000 such goroutines before, none after.
+    # (A free worker may still hold the last G it handed over: not garbage.)
+    out = _check("""
+import gc, gpm, gpm.sync
+from tests.support import G
+N = 2000
+def main():
+    c = gpm.Chan()
+    wg = gpm.sync.WaitGroup()
+    wg.add(N)
+    def waiter():
+        c.recv()                    # parks: its G caches a Sudog
+        wg.done()
+    gc.disable()
+    for _ in range(N):
+        gpm.go(waiter)
+    for _ in range(N):
+        c.send(1)
+    wg.wait()
+    gpm.sleep(0.01)                 # the last waiter has exited too
+    before = sum(type(o) is G for o in gc.get_objects())
+    gc.collect()
+    print(before - sum(type(o) is G for o in gc.get_objects()))    # Gs that were cyclic garbage
+gpm.run(main, procs=1)
+""")
+    assert int(out.split()[0]) == 0, out
