@@ -24,7 +24,7 @@ def _check(src, timeout=120):
 
 
 _PARKED = """
-import gc, gpm, gpm.sync
+import gc, time, gpm, gpm.sync
 def park(n, body):
     # n goroutines parked on a channel while body() runs, then released.
     def main():
@@ -223,10 +223,17 @@ def body():
             seen.append(info["generation"])
     gc.callbacks.append(cb)
     young = []
+    # Churn until two collections were seen (a count bound, not a time one, so
+    # a loaded machine only makes it slower), or give up after 30 s: before
+    # the fix not one came.
+    deadline = time.monotonic() + 30.0
     try:
-        while old:
-            old.pop()               # one freed old object counts down...
-            young.append([])        # ...what one new one counted up
+        while len(seen) < 2 and time.monotonic() < deadline:
+            for _ in range(10_000):
+                if not old:
+                    old, young = young, old
+                old.pop()           # one freed object counts down...
+                young.append([])    # ...what one new one counted up
     finally:
         gc.callbacks.remove(cb)
     return len(seen), seen.count(2)
