@@ -518,8 +518,9 @@ def main():
         with c:
             state.append("t")
             c.notify()
-            while not r._waiters:   # the notified goroutine parked, waiting for this thread's hold
-                time.sleep(0.001)
+            from tests.support import wait_until
+            wait_until(lambda: r._waiters, limit=20.0,     # the notified goroutine parked,
+                       what="the goroutine waiting for the RLock")   # waiting for this thread's hold
             c.wait_for(lambda: "g" in state)   # its wait frees the RLock: must wake that goroutine
     with c:
         th = threading.Thread(target=notifier)
