@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gpm._runtime.p import RunQueue, P
+from gpm._runtime.p import RunQueue, P, TIMERQ_BURST
 from gpm._runtime import timers as rtimers
 from gpm._runtime.clock import current_sched, getg, nanotime
 from gpm._runtime import clock as rclock
@@ -51,7 +51,7 @@ def examples(n):
     return n
 
 
-__all__ = ["MUTATION", "examples", "RunQueue", "P", "rtimers", "RTimer", "current_sched", "Sched", "getg", "nanotime",
+__all__ = ["MUTATION", "examples", "RunQueue", "P", "TIMERQ_BURST", "rtimers", "RTimer", "current_sched", "Sched", "getg", "nanotime",
            "stop_background", "start_runtime", "internal_g", "FakeG", "jain", "gpm_threads",
            "rsched", "G", "Gstatus", "casgstatus", "TRANSITIONS", "Sudog", "FatalError", "run_prog",
            "netpoll", "Netpoll", "Note", "FdNote", "new_note", "preempt", "rlocks", "rsema",

@@ -7,11 +7,16 @@ RunQueue invariants (all fields guarded by ``lock``; the lock is a leaf):
     full (Go sends every overflow to the global queue; pinned Gs cannot go
     there, since no other M may run them);
   * ``nfree`` counts the free Gs in the ring; ``runnext`` is not counted;
+  * ``timerq`` holds pinned Gs readied by this P's own timers, in fire
+    (deadline) order; they run before the ring (a timer's G is not queued
+    behind goroutines that have never run: Go readies it into runnext), but
+    at most TIMERQ_BURST of them in a row while the ring holds Gs
+    (``jumped`` counts them), so a timer storm cannot starve the ring;
   * only the owner P puts into ``runnext``; a thief may take a free G out of
     it (Go: other Ps may only clear it).
 
-Who may call what: ``put``, ``get``, ``yield_get``, ``perturb`` and
-``put_batch`` are the owner P's; any thread forwards readied pinned Gs home
+Who may call what: ``put``, ``get``, ``yield_get``, ``perturb``,
+``put_batch`` and ``put_timed`` are the owner P's; any thread forwards readied pinned Gs home
 by taking ``lock`` itself and calling ``_append`` / ``_extend`` (sched.goready,
 runqput_home: one acquisition per batch), and then reads ``P.parked`` under
 the same lock; ``grab`` is any P's (a thief); ``snapshot`` any thread's.
@@ -31,13 +36,15 @@ import random
 
 from .locks import new_lock, new_note
 
-__all__ = ["RunQueue", "P", "RUNQ_SIZE", "Pstatus"]
+__all__ = ["RunQueue", "P", "RUNQ_SIZE", "TIMERQ_BURST", "Pstatus"]
 
 RUNQ_SIZE = 256          # Go's per-P ring size (runtime2.go p.runq)
+TIMERQ_BURST = 64        # timer-readied Gs run in a row before a ring G gets its turn
 
 
 class RunQueue:
-    __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree", "repacked")
+    __slots__ = ("lock", "buf", "head", "tail", "cap", "runnext", "overflow", "nfree", "repacked",
+                 "timerq", "jumped")
 
     def __init__(self, capacity=RUNQ_SIZE):
         self.lock = new_lock("runq")
@@ -49,14 +56,16 @@ class RunQueue:
         self.overflow = collections.deque()   # pinned Gs beyond a full ring
         self.nfree = 0                # free Gs in the ring (a thief's hint)
         self.repacked = 0             # Gs rewritten by ring re-packs (a test's operation count)
+        self.timerq = collections.deque()     # pinned Gs readied by this P's timers (put_timed)
+        self.jumped = 0               # timerq Gs run in a row since the last ring G
 
     def __len__(self):
-        """Gs in the ring and overflow (runnext not counted, as Go's schedtrace)."""
-        return self.tail - self.head + len(self.overflow)
+        """Gs in timerq, the ring and overflow (runnext not counted, as Go's schedtrace)."""
+        return self.tail - self.head + len(self.overflow) + len(self.timerq)
 
     def empty(self) -> bool:
-        """runqempty: no G in runnext, ring or overflow (racy unless lock held)."""
-        return self.runnext is None and self.tail == self.head
+        """runqempty: no G in runnext, timerq, ring or overflow (racy unless lock held)."""
+        return self.runnext is None and self.tail == self.head and not self.timerq
 
     def put(self, gp, next=False):
         """runqput: put ``gp`` on the queue; with ``next``, into runnext.
@@ -183,21 +192,40 @@ class RunQueue:
                     self.overflow.append(gp)
         return spill
 
+    def put_timed(self, gs):
+        """Pinned Gs readied by this P's own timers, in fire order, into ``timerq``.  Owner only."""
+        lock = self.lock
+        lock.acquire()
+        self.timerq.extend(gs)
+        lock.release()
+
     def get(self, runnext_ok=True):
         """runqget: (gp, inherit) or (None, False).  Owner only.
 
         runnext first (inherits the time slice) unless ``runnext_ok`` is False
         (the slice is used up): then runnext moves to the ring tail and the
-        ring head runs, so a ping-pong pair cannot starve the rest of the P.
+        next G runs, so a ping-pong pair cannot starve the rest of the P.
+        The next G is timerq's head, unless TIMERQ_BURST timerq Gs ran in a
+        row and the ring holds Gs: then the ring head.
         """
         lock = self.lock
         lock.acquire()
         nxt = self.runnext
         head = self.head
-        if nxt is not None and (runnext_ok or self.tail == head):
+        tq = self.timerq
+        if nxt is not None and (runnext_ok or (self.tail == head and not tq)):
             self.runnext = None
             lock.release()
             return nxt, True
+        if tq and (self.jumped < TIMERQ_BURST or self.tail == head):
+            gp = tq.popleft()
+            self.jumped += 1
+            if nxt is not None and (nxt.pp is not None or self.tail - head < self.cap):
+                self.runnext = None       # slice used up: runnext goes behind, as below
+                self._append(nxt)
+            lock.release()
+            return gp, False
+        self.jumped = 0
         if self.tail == head:
             lock.release()
             return None, False
@@ -249,14 +277,14 @@ class RunQueue:
         """put(gp) at the tail, then get(), under one lock (gosched's fast path).
 
         Returns (next, inherit), or None when the ring has no room for ``gp``
-        (the caller falls back to put + get).  Owner only.
+        or timerq holds Gs (the caller falls back to put + get).  Owner only.
         """
         lock = self.lock
         lock.acquire()
         tail = self.tail
         head = self.head
         cap = self.cap
-        if tail - head >= cap or self.overflow:
+        if tail - head >= cap or self.overflow or self.timerq:
             lock.release()
             return None
         buf = self.buf
@@ -309,9 +337,10 @@ class RunQueue:
             return self._take_free(n - n // 2)
 
     def snapshot(self):
-        """All queued Gs, oldest first, runnext first (for dumps and tests)."""
+        """All queued Gs: runnext, timerq, then the ring and overflow oldest first (for dumps and tests)."""
         with self.lock:
             gs = [self.runnext] if self.runnext is not None else []
+            gs.extend(self.timerq)
             gs.extend(self.buf[i % self.cap] for i in range(self.head, self.tail))
             gs.extend(self.overflow)
             return gs
@@ -401,15 +430,9 @@ class P:
             sched.wakep()
 
     def put_ready(self, gs):
-        """Readied Gs pinned to this P, in order.  Owner M only (timers.py fires
-        this P's timers: a lone G takes runnext, several go to the tail in fire order)."""
-        if len(gs) == 1:
-            self.runqput_next(gs[0])
-            return
-        q = self.runq
-        q.lock.acquire()
-        q._extend(gs)
-        q.lock.release()
+        """Gs pinned to this P that its own timers readied, in fire order.  Owner M
+        only (timers.py): into timerq, ahead of the ring (RunQueue.get)."""
+        self.runq.put_timed(gs)
 
     def wake(self):
         """Wake this P's M if it sleeps (on its note, or in the netpoller).  Any thread.

@@ -152,11 +152,14 @@ def _fire_due(pp, now):
     if not fire:
         return 0, nxt
     if getattr(getcurrent(), "pp", None) is not pp:
-        for t in fire:              # another P's M: goready forwards each to the tail
+        for t in fire:              # another P's M: goready forwards each to the ring tail
             t.f(t.arg, now)
         return len(fire), nxt
-    # On the owner M, Gs readied by these callbacks go to the queue tail in
-    # fire (deadline) order, as one batch: one by one, each would take
+    # On the owner M, Gs readied by these callbacks go to the P's timerq in
+    # fire (deadline) order, as one batch, ahead of the ring (p.py
+    # RunQueue.get, bounded by TIMERQ_BURST): at the ring's tail they waited
+    # behind every goroutine that had never run (up to a ring of them, with
+    # more refilled from the global queue); one by one, each would take
     # runnext and push the previous one back, so the last fired would run
     # first.
     batch = pp.readybatch = []

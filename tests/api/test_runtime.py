@@ -186,6 +186,40 @@ def test_many_sleepers_wake_in_deadline_order():
         assert order == list(range(19, -1, -1))
 
 
+@pytest.mark.schedorder
+@pytest.mark.parametrize("n", [100, 1000])
+def test_a_due_sleeper_runs_before_goroutines_that_never_ran(n):
+    """Issue 8 (200k sleepers at procs=1 were up to 100+ ms late): a sleeper
+    whose timer came due while its M was busy spawning runs next, not after
+    the n spawned goroutines that have never run (at the ring's tail it waited
+    behind a ring of them, with more refilled from the global queue: index
+    about 128-255 here).  Measured in scheduling order, not wall time."""
+    order = []
+    parked_at = []
+
+    def sleeper():
+        parked_at.append(time.monotonic())
+        gpm.sleep(0.001)
+        order.append("S")
+
+    def worker(i):
+        order.append(i)
+
+    def main():
+        s = gpm.go(sleeper)
+        while not parked_at:
+            gpm.gosched()                       # the sleeper runs and parks on its timer
+        hs = [gpm.go(worker, i) for i in range(n)]
+        while time.monotonic() < parked_at[0] + 0.02:
+            pass                                # busy: the timer comes due meanwhile
+        s.join()                                # main parks: the M fires the timer
+        for h in hs:
+            h.join()
+    gpm.run(main, procs=1)
+    assert sorted(order, key=str) == sorted(["S"] + list(range(n)), key=str)
+    assert order.index("S") <= 1, order[:5]    # at most the spawner's runnext first
+
+
 def test_panic_in_goroutine_aborts_run(procs):
     def bad():
         raise KeyError("boom")

@@ -1,10 +1,11 @@
-"""Model-based tests of the P run queue (ring + runnext + pinned overflow).
+"""Model-based tests of the P run queue (ring + runnext + pinned overflow + timerq).
 
 The model tracks where every G is and the order in which Gs entered the tail
 of the queue; after every rule: no G lost or duplicated, the queue is FIFO in
 tail order, overflow holds only pinned Gs and only behind a full ring, nfree
 counts the free Gs in the ring, and a steal takes n - n//2 of the free Gs,
-oldest first, never a pinned one.
+oldest first, never a pinned one; timer-readied Gs (timerq) run in fire
+order ahead of the ring, at most TIMERQ_BURST in a row while the ring holds Gs.
 """
 
 import itertools
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from tests.support import FakeG, RunQueue, examples
+from tests.support import FakeG, RunQueue, TIMERQ_BURST, examples
 
 CAP = 4      # tiny ring: overflow and wrap-around happen in every run
 
@@ -30,6 +31,7 @@ class RunQueueMachine(RuleBasedStateMachine):
         self.out = []                # Gs taken by get() or grab()
         self.made = []
         self.ops = 0                 # rules run (bounds the re-pack work)
+        self.timed = []              # Gs put into timerq, in order
 
     def _new(self, pinned):
         g = FakeG(next(self.ids), pinned)
@@ -63,16 +65,29 @@ class RunQueueMachine(RuleBasedStateMachine):
             self._note_tail(g)
         self.q._extend(gs)
 
+    @rule(k=st.integers(min_value=1, max_value=2 * CAP))
+    def put_timed(self, k):
+        """This P's timers readied a batch (pinned Gs, in fire order)."""
+        gs = [self._new(True) for _ in range(k)]
+        self.timed.extend(gs)
+        self.q.put_timed(gs)
+
     @rule(runnext_ok=st.booleans())
     def get(self, runnext_ok):
         local = self._local()
         nxt = self.q.runnext
+        tq = list(self.q.timerq)
+        jumped = self.q.jumped
         gp, inherit = self.q.get(runnext_ok)
         if gp is None:
-            assert nxt is None and not local
+            assert nxt is None and not local and not tq
             return
-        if nxt is not None and (runnext_ok or not local):
+        if nxt is not None and (runnext_ok or (not local and not tq)):
             assert gp is nxt and inherit
+        elif tq and (jumped < TIMERQ_BURST or not local):
+            assert gp is tq[0] and not inherit, "timerq runs first, in fire order"
+            if nxt is not None and self.q.runnext is None:
+                self._note_tail(nxt)
         else:
             assert not inherit
             assert gp is local[0], "the oldest G must run first"
@@ -94,8 +109,8 @@ class RunQueueMachine(RuleBasedStateMachine):
         if demoted:
             self._note_tail(nxt)
         if r is None:
-            # no room: gosched falls back to put + get
-            assert len(self.q) >= CAP
+            # no room, or timerq Gs to run first: gosched falls back to put + get
+            assert len(self._local()) >= CAP or self.q.timerq
             self._note_tail(g)
             batch = self.q.put(g)
             if batch:
@@ -161,7 +176,10 @@ class RunQueueMachine(RuleBasedStateMachine):
         if q.overflow:
             assert q.tail - q.head == q.cap, "overflow used while the ring has room"
         assert q.nfree == sum(1 for g in self._ring() if g.pp is None)
-        assert len(q) == len(self._local())
+        assert len(q) == len(self._local()) + len(q.timerq)
+        tq = list(q.timerq)
+        assert tq == [g for g in self.timed if g in set(tq)], "timerq out of fire order"
+        assert all(g.pp is not None for g in tq), "a free G in timerq"
 
 
 TestRunQueue = RunQueueMachine.TestCase
@@ -451,3 +469,29 @@ def test_get_after_the_head_moved_still_sends_a_used_up_free_runnext_behind():
     q.put(c, True)
     assert q.get(False) == (a, False)
     assert q.runnext is None and q.snapshot() == [c]
+
+
+def test_timerq_runs_ahead_of_never_run_gs_in_fire_order():
+    q = RunQueue(capacity=CAP)
+    ring = [FakeG(i, False) for i in range(3)]
+    for g in ring:
+        q.put(g)
+    timed = [FakeG(10 + i, True) for i in range(3)]
+    q.put_timed(timed[:2])
+    q.put_timed(timed[2:])
+    assert [q.get()[0] for _ in range(6)] == timed + ring
+
+
+def test_a_timer_storm_cannot_starve_the_ring():
+    """Timers readying a G before every get (a ticker storm): a ring G still runs
+    after at most TIMERQ_BURST timerq Gs, and every ring G runs in FIFO order."""
+    q = RunQueue(capacity=CAP)
+    ring = [FakeG(i, False) for i in range(3)]
+    for g in ring:
+        q.put(g)
+    ran = []
+    for i in range(3 * (TIMERQ_BURST + 1) + 5):
+        q.put_timed([FakeG(100 + i, True)])
+        ran.append(q.get()[0])
+    pos = [ran.index(g) for g in ring]
+    assert pos == [TIMERQ_BURST, 2 * TIMERQ_BURST + 1, 3 * TIMERQ_BURST + 2]

@@ -388,14 +388,24 @@ def test_timers_ready_their_gs_in_deadline_order(where):
     assert pp.runq.runnext is None and pp.runq.snapshot() == gs
 
 
-def test_one_timer_readying_on_the_owner_m_takes_runnext():
-    from tests.support import rsched
+def test_one_timer_readying_on_the_owner_m_goes_ahead_of_the_ring_behind_runnext():
+    """A lone timer-readied G goes to timerq: ahead of the ring, and it does
+    not push the current runnext out to the ring's tail."""
+    from tests.support import rsched, FakeG
     s = rsched.Sched(1)
     pp = s.allp[0]
+    q = pp.runq
     gp = _parked(s, pp, 1)
+    ring = [FakeG(10 + i, pinned=False) for i in range(3)]
+    for g in ring:
+        q.put(g)
+    nxt = FakeG(9, pinned=False)
+    q.put(nxt, next=True)
     rtimers.addtimer(rtimers.RTimer(lambda gp, now: rsched.goready(gp), gp), 1.0, pp, pp)
     assert _on_m(pp, rtimers.check_timers, pp, 2.0) == math.inf
-    assert pp.runq.runnext is gp and pp.readybatch is None
+    assert pp.readybatch is None and q.runnext is nxt
+    assert q.snapshot() == [nxt, gp] + ring
+    assert [q.get()[0] for _ in range(5)] == [nxt, gp] + ring
 
 
 def test_a_failing_timer_callback_on_the_owner_m_still_queues_the_readied_gs():
