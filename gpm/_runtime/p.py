@@ -212,11 +212,11 @@ class RunQueue:
         lock.acquire()
         nxt = self.runnext
         head = self.head
-        tq = self.timerq
-        if nxt is not None and (runnext_ok or (self.tail == head and not tq)):
+        if nxt is not None and (runnext_ok or (self.tail == head and not self.timerq)):
             self.runnext = None
             lock.release()
             return nxt, True
+        tq = self.timerq
         if tq and (self.jumped < TIMERQ_BURST or self.tail == head):
             gp = tq.popleft()
             self.jumped += 1
