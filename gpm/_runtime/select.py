@@ -98,6 +98,7 @@ def _bad_case(i, case):
 
 
 _recv_f, _recv_ok_f, _send_f = Chan.recv, Chan.recv_ok, Chan.send
+_nrecv_f, _nrecv_ok_f, _nsend_f = _NilChan.recv, _NilChan.recv_ok, _NilChan.send
 _RECV_FS = frozenset({Chan.recv, Chan.recv_ok, _NilChan.recv, _NilChan.recv_ok})
 _SEND_FS = frozenset({Chan.send, _NilChan.send})
 _FUNC, _NONE = itertools.repeat("__func__"), itertools.repeat(None)   # getattr's 2nd and 3rd args
@@ -188,54 +189,100 @@ def select(*cases: Any) -> tuple[int, Any]:
     cases one is chosen uniformly at random.  A send case on a closed channel
     that is chosen raises ClosedChannelError.
     """
-    # Validation: all receive cases (the common select) are checked in C
-    # (a getattr per case, a set test); anything else by _check.
-    if _RECV_FS.issuperset(map(getattr, cases, _FUNC, _NONE)):
-        dflt = -1
-    else:
-        dflt = _check(cases)
     n = len(cases)
     if n == 0:
         block_forever(WaitReason.SELECT_NO_CASES)
-    gr = getcurrent()
-    if n == 1:
-        order: Any = _IDENTITY[1]
-    else:
-        pp = getattr(gr, "pp", None)
-        if pp is not None:
-            rng = pp.rng
-        else:
-            s = _current_sched()
-            rng = s.rng if s is not None and s.seed is not None else _random
-        if n < len(_PERMS):               # pollorder, inlined for the common sizes
-            perms = _PERMS[n]
-            order = perms[int(rng.random() * len(perms))]
-        else:
-            order = pollorder(n, rng)
-
     scases = None
     while True:
-        # Pass 1: each case alone, in poll order, as a non-blocking chanrecv /
-        # chansend (default and nil-channel cases are skipped: a uniformly
-        # random order of all cases orders the ready ones uniformly too).  A
-        # case whose channel would block is skipped without the call: the
-        # racy test is chanrecv's / chansend's own lock-free fast path (same
-        # reads, same order, same proof there), written out.
-        for j in order:
+        # Passes 0 and 1 in one loop over the cases in index order: check each
+        # (all are checked before any is tried) and apply the lock-free test of
+        # chanrecv's / chansend's fast path (same reads, same order, same proof
+        # there).  Ready-looking cases: the first in r0, all of them in rl once
+        # there are two.  Nil-channel cases never look ready.
+        dflt = r0 = -1
+        rl = None
+        i = 0
+        for case in cases:
+            if type(case) is _MethodType:
+                f = case.__func__
+                if f is _recv_f or f is _recv_ok_f:
+                    c: Any = case.__self__
+                    if c._buf or c._sendq or c._closed:
+                        if r0 < 0:
+                            r0 = i
+                        elif rl is None:
+                            rl = [r0, i]
+                        else:
+                            rl.append(i)
+                elif f is not _nrecv_f and f is not _nrecv_ok_f:
+                    raise _bad_case(i, case)
+            elif type(case) is tuple:
+                if len(case) != 2 or type(case[0]) is not _MethodType:
+                    raise _bad_case(i, case)
+                f = case[0].__func__
+                if f is _send_f:
+                    c = case[0].__self__
+                    if c._closed or (c._recvq if c._cap == 0 else len(c._buf) < c._cap):
+                        if r0 < 0:
+                            r0 = i
+                        elif rl is None:
+                            rl = [r0, i]
+                        else:
+                            rl.append(i)
+                elif f is not _nsend_f:
+                    raise _bad_case(i, case)
+            elif case is default:
+                if dflt >= 0:
+                    raise TypeError("gpm.select: more than one default case")
+                dflt = i
+            else:
+                raise _bad_case(i, case)
+            i += 1
+
+        if r0 >= 0:
+            # Try one ready-looking case, chosen uniformly among them: the
+            # distribution of Go's choice (the first ready case of a uniformly
+            # random poll order is uniform among the ready ones), at one rng
+            # call when several look ready and none when one does.  If it
+            # cannot proceed after all (another party got there first, or a
+            # stale select Sudog that chanrecv/chansend drops), run the loop
+            # again: that round sees the change.
+            if rl is None:
+                j = r0
+            else:
+                pp = getattr(getcurrent(), "pp", None)
+                if pp is not None:
+                    rng = pp.rng
+                else:
+                    s = _current_sched()
+                    rng = s.rng if s is not None and s.seed is not None else _random
+                j = rl[int(rng.random() * len(rl))]
             case = cases[j]
             if type(case) is _MethodType:
-                c: Any = case.__self__            # a Chan (cases checked)
-                if c._buf or c._sendq or c._closed:
-                    r = chanrecv(c, block=False)          # nilchan never gets here
-                    if r is not None:
-                        return (j, r[0]) if case.__func__ is _recv_f else (j, r)
-            elif case is not default:
+                c = case.__self__
+                if c._buf and not c._sendq:
+                    # chanrecv's buffered case, without the call (hot path)
+                    lock = c._lock
+                    lock.acquire()
+                    buf = c._buf
+                    if buf and not c._sendq:
+                        v = buf.popleft()
+                        lock.release()
+                        gr = getcurrent()
+                        if type(gr) is not WorkerGreenlet:
+                            note_plain(gr)
+                        return (j, v) if case.__func__ is _recv_f else (j, (v, True))
+                    lock.release()
+                r = chanrecv(c, block=False)
+                if r is not None:
+                    return (j, r[0]) if case.__func__ is _recv_f else (j, r)
+            else:
                 f, v = case
-                c = f.__self__
-                if ((c._closed or (c._recvq if c._cap == 0 else len(c._buf) < c._cap))
-                        and f.__func__ is _send_f and chansend(c, v, block=False) is None):
+                if chansend(f.__self__, v, block=False) is None:
                     return j, None
+            continue
         if dflt >= 0:
+            gr = getcurrent()
             if type(gr) is not WorkerGreenlet:
                 note_plain(gr)
             return dflt, None
@@ -244,10 +291,11 @@ def select(*cases: Any) -> tuple[int, Any]:
         # case became ready since pass 1, unlock and run pass 1 again, else
         # enqueue and park (the locks are released once the caller is parked).
         if scases is None:
-            scases = _scases(cases, order)
+            scases = _scases(cases, range(n))
             if not scases:                # only nil-channel cases
                 block_forever(WaitReason.SELECT)
             locks = [c._lock for c in sorted({sc[1] for sc in scases}, key=id)]
+            gr = getcurrent()
             if type(gr) is WorkerGreenlet:
                 gp = gr.gp
                 cache = gr.pp.sudogcache
