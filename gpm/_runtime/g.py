@@ -139,7 +139,8 @@ class G:
         "goid", "fn", "args", "kwargs", "parent", "created",
         "pp", "gr", "status", "waitreason", "waitsince",
         "result", "exc", "_done", "joiners",
-        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "sudog", "waiting",
+        "sched", "is_main", "param", "sleep_timer", "ctx", "locals", "discarded", "sudog", "selcache",
+        "waiting",
         "__weakref__",
     )
     result: Any                     # fn's return value (guarded by sched.allglock)
@@ -169,6 +170,8 @@ class G:
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)
         self.sudog = None             # the Sudog its channel ops reuse (sudog.park_on; the G's own)
+        self.selcache = None          # its last all-receive select's (cases, scases, lock order)
+        #                               (select.py; the G's own, dropped at exit)
         self.waiting = None           # the Sudog it is parked in on a patched threading lock (Go's
         #                               gp.waiting; ``c`` names the lock): written by the G itself,
         #                               read racily by sysmon's stuck warning

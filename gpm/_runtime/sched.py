@@ -478,7 +478,7 @@ class Sched:
         self.allgs.pop(gp.goid, None)         # absent if discarded (unwound at exit)
         lock.release()
         # sleep_timer: its arg is gp, a cycle refcounting cannot free.
-        gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = gp.sleep_timer = gp.sudog = None
+        gp.fn = gp.args = gp.kwargs = gp.ctx = gp.locals = gp.sleep_timer = gp.sudog = gp.selcache = None
         if joiners:
             for sg in joiners:
                 sg.wake()

@@ -45,6 +45,7 @@ is its owner M's only (a goroutine selects on its own P's M).
 """
 
 import itertools
+from operator import attrgetter as _attrgetter, itemgetter as _itemgetter
 import random as _random
 from types import MethodType as _MethodType
 from typing import Any
@@ -101,6 +102,7 @@ _recv_f, _recv_ok_f, _send_f = Chan.recv, Chan.recv_ok, Chan.send
 _nrecv_f, _nrecv_ok_f, _nsend_f = _NilChan.recv, _NilChan.recv_ok, _NilChan.send
 _RECV_FS = frozenset({Chan.recv, Chan.recv_ok, _NilChan.recv, _NilChan.recv_ok})
 _SEND_FS = frozenset({Chan.send, _NilChan.send})
+_chan_of, _lock_of = _itemgetter(1), _attrgetter("_lock")
 _FUNC, _NONE = itertools.repeat("__func__"), itertools.repeat(None)   # getattr's 2nd and 3rd args
 
 
@@ -201,6 +203,7 @@ def select(*cases: Any) -> tuple[int, Any]:
         # there are two.  Nil-channel cases never look ready.
         dflt = r0 = -1
         rl = None
+        hassend = False
         i = 0
         for case in cases:
             if type(case) is _MethodType:
@@ -220,6 +223,7 @@ def select(*cases: Any) -> tuple[int, Any]:
                 if len(case) != 2 or type(case[0]) is not _MethodType:
                     raise _bad_case(i, case)
                 f = case[0].__func__
+                hassend = True
                 if f is _send_f:
                     c = case[0].__self__
                     if c._closed or (c._recvq if c._cap == 0 else len(c._buf) < c._cap):
@@ -291,18 +295,30 @@ def select(*cases: Any) -> tuple[int, Any]:
         # case became ready since pass 1, unlock and run pass 1 again, else
         # enqueue and park (the locks are released once the caller is parked).
         if scases is None:
-            scases = _scases(cases, range(n))
-            if not scases:                # only nil-channel cases
-                block_forever(WaitReason.SELECT)
-            locks = [c._lock for c in sorted({sc[1] for sc in scases}, key=id)]
             gr = getcurrent()
             if type(gr) is WorkerGreenlet:
                 gp = gr.gp
                 cache = gr.pp.sudogcache
                 sema = None
+                # The G's last all-receive select: its cases (bound methods
+                # compare by identity of __self__ and __func__, no user code)
+                # -> its scases and lock order, the common loop's select.
+                sc = gp.selcache
+                if sc is not None and not hassend and sc[0] == cases:
+                    scases, locks = sc[1], sc[2]
             else:                         # before any lock: this raises on a scheduler greenlet
                 gp = cache = None
                 sema = current_waiter(gr).sema
+            if scases is None:
+                scases = _scases(cases, range(n))
+                if not scases:            # only nil-channel cases
+                    block_forever(WaitReason.SELECT)
+                locks = list(map(_lock_of, map(_chan_of, scases)))
+                if len(locks) > 1:
+                    locks = list({id(lk): lk for lk in locks}.values())   # distinct
+                    locks.sort(key=id)
+                if gp is not None and not hassend:
+                    gp.selcache = (cases, scases, locks)
         for lk in locks:
             lk.acquire()
         for kind, c, _v, _i in scases:    # recv_ready / send_ready, written out
