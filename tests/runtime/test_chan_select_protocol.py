@@ -532,3 +532,128 @@ def test_a_ps_sudog_cache_never_grows_past_its_cap():
         return n
 
     assert gpm.run(main, procs=1) == cap
+
+
+# -- the ready-case fast path and G.selcache ----------------------------------------
+
+def _yield_until(cond):
+    """Let the other goroutines (procs=1) run until ``cond()``; at most 100 yields."""
+    for _ in range(100):
+        if cond():
+            return
+        gpm.gosched()
+    assert cond()
+
+
+def test_four_ready_cases_are_chosen_uniformly_by_a_goroutine():
+    """Each of 4 ready receive cases wins ~1/4 of 4,000 selects: chi-square
+    with 3 degrees of freedom below 16.27 (p = 0.001), on a fixed-seed P rng,
+    so it cannot flake.  A select that always took the first (or last)
+    ready-looking case gives chi-square 12,000."""
+    def main():
+        getg().pp.rng = random.Random(2026)
+        chans = [gpm.Chan(1) for _ in range(4)]
+        cases = [c.recv for c in chans]
+        wins = [0] * 4
+        for _ in range(4000):
+            _refill(chans)
+            wins[gpm.select(*cases)[0]] += 1
+        return wins
+
+    wins = gpm.run(main, procs=1)
+    chi2 = sum((w - 1000) ** 2 / 1000 for w in wins)
+    assert chi2 < 16.27, wins
+
+
+def test_only_the_ready_cases_are_candidates():
+    """Ready cases 1 and 3 of 4 (a buffered value, a closed channel): each
+    wins, the idle ones never; a closed channel's recv_ok is (None, False)."""
+    def main():
+        getg().pp.rng = random.Random(7)
+        chans = [gpm.Chan(1) for _ in range(4)]
+        chans[3].close()
+        got = {}
+        for _ in range(200):
+            if not len(chans[1]):
+                chans[1].send("v")
+            i, v = gpm.select(chans[0].recv, chans[1].recv, chans[2].recv, chans[3].recv_ok)
+            got[i] = v
+        return got
+
+    assert gpm.run(main, procs=1) == {1: "v", 3: (None, False)}
+
+
+def test_send_case_fast_path_and_closed_send_case():
+    def main():
+        a, b, c = gpm.Chan(1), gpm.Chan(0), gpm.Chan(1)
+        assert gpm.select(b.recv, (a.send, 5), c.recv) == (1, None)
+        assert a.recv() == 5
+        c.close()
+        b.close()
+        # the only ready cases: a send on a closed channel and recv on closed b
+        hit = set()
+        for _ in range(100):
+            try:
+                hit.add(gpm.select((c.send, 1), b.recv)[0])
+            except gpm.ClosedChannelError:
+                hit.add("raised")
+        return hit
+
+    assert gpm.run(main, procs=1) == {1, "raised"}
+
+
+def test_a_stale_select_sudog_makes_a_case_look_ready_then_the_select_goes_on():
+    """A select Sudog that lost its claim, still queued on c: c.recv looks
+    ready, the receive drops the Sudog and finds nothing, and the select runs
+    its checks again and takes the default case (not a false receive)."""
+    def main():
+        c, d = gpm.Chan(0), gpm.Chan(0)
+        gpm.go(gpm.select, (c.send, 1), (d.send, 2))
+        _yield_until(lambda: c._sendq and d._sendq)
+        assert d.recv() == 2        # wins the claim; the G has not run its pass 3 yet
+        assert len(c._sendq) == 1
+        r = gpm.select(c.recv, gpm.default)
+        return r, len(c._sendq)
+
+    assert gpm.run(main, procs=1) == ((1, None), 0)
+
+
+def test_selcache_misses_when_the_cases_change():
+    """The same G selects over (a, b) then (a, c): the second parks on c (not
+    on b from the cached lock order and Sudog list) and c's sender wakes it."""
+    def main():
+        a, b, c = gpm.Chan(0), gpm.Chan(0), gpm.Chan(0)
+        out = gpm.Chan(2)
+
+        def selector():
+            out.send(gpm.select(a.recv, b.recv))
+            out.send(gpm.select(a.recv, c.recv))
+
+        gpm.go(selector)
+        _yield_until(lambda: b._recvq)
+        b.send("b")
+        _yield_until(lambda: c._recvq)       # the second select parked on c
+        assert not b._recvq
+        c.send("c")
+        return out.recv(), out.recv(), len(b._recvq), len(c._recvq)
+
+    assert gpm.run(main, procs=1) == ((1, "b"), (1, "c"), 0, 0)
+
+
+def test_a_finished_goroutine_keeps_no_channel_of_its_last_select():
+    """goexit drops G.selcache: the channels of a finished goroutine's last
+    (parked) select are freed by refcounting while its handle lives."""
+    import weakref
+
+    def main():
+        a, b = gpm.Chan(0), gpm.Chan(0)
+        refs = [weakref.ref(a), weakref.ref(b)]
+        h = gpm.go(gpm.select, a.recv, b.recv)
+        _yield_until(lambda: a._recvq)
+        a.send(1)
+        h.join()
+        del a, b
+        return [r() is None for r in refs], h
+
+    alive, _h = gpm.run(main, procs=1)
+    assert alive == [True, True]
