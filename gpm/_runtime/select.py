@@ -1,29 +1,37 @@
 """select (Go's selectgo): ``select(*cases) -> (index, value)`` and ``default``.
 
 Public names: ``select`` (``gpm.select``), ``default`` (``gpm.default``).
-For tests: ``pollorder``.
 
 A case is ``ch.recv``, ``ch.recv_ok``, ``(ch.send, value)`` or ``default``.
 Cases on ``nilchan`` never fire; ``select()`` with no case blocks forever.
 
 Algorithm (Go's passes, ANCHORS.md 1.11):
-  0. check every case (a malformed one raises TypeError before anything is
-     tried); draw a uniformly random poll order over all cases (``pollorder``:
-     one draw from the caller's P's seeded rng, ``random`` on a plain
-     thread), so a choice among several ready cases is uniform;
-  1. in poll order, try each case alone: a non-blocking ``chanrecv`` /
-     ``chansend`` (chan.py: the same code as every receive and send), called
-     only if the lock-free test of its fast path says it may proceed.  The
-     first that proceeds wins.  None: return the ``default`` case if any;
-  2. lock every distinct channel once, in ascending ``id()`` (the global lock
-     order: two selects over the same channels can never deadlock) and ask
-     each case ``recv_ready``/``send_ready``.  One is ready (state changed
-     since pass 1, or a stale Sudog: a false positive, which the next pass 1
-     drops): unlock all and go back to pass 1.  None: enqueue one select
-     Sudog per case (all sharing the caller's G or thread semaphore and one
-     claim ``[sema, winner]``; a goroutine's come from its P's
+  0+1. one loop over the cases in index order checks each (a malformed one
+     raises TypeError before anything is tried) and applies to it the
+     lock-free test of chanrecv's / chansend's fast path (Go's failed
+     non-blocking poll: same reads, same order, same proof there).  Of the
+     cases that may proceed one is tried, chosen uniformly among them: Go's
+     choice has that distribution (the first ready case of a uniformly random
+     poll order is uniform among the ready ones), and it costs one draw from
+     the caller's P's seeded rng when several look ready (``random`` on an
+     unseeded plain thread), none when one does.  The try is a non-blocking
+     ``chanrecv`` / ``chansend`` (chan.py: the same code as every receive and
+     send; a buffered receive is written out, under the lock).  If it cannot
+     proceed after all (another party got there first, or a stale select
+     Sudog, which the try drops), the loop runs again.  None looks ready:
+     return the ``default`` case if any;
+  2. lock every distinct channel once, in ascending ``id()`` of its lock (the
+     global lock order: two selects over the same channels can never
+     deadlock) and ask each case ``recv_ready``/``send_ready``.  One is ready
+     (state changed since pass 1, or a stale Sudog: a false positive, which
+     the next pass 1 drops): unlock all and go back to pass 1.  None: enqueue
+     one select Sudog per case (all sharing the caller's G or thread semaphore
+     and one claim ``[sema, winner]``; a goroutine's come from its P's
      ``sudogcache``), then park, releasing the channel locks only after the
-     caller is marked waiting;
+     caller is marked waiting.  A goroutine keeps the case list and lock
+     order of its last all-receive select (``G.selcache``: cases equal as
+     bound methods, i.e. same channels and kinds; dropped at goexit), so the
+     select of a loop builds and sorts them once;
   3. after the wake, the winner is ``sel[1]`` (set by the waker that won the
      claim, see chan.py ``dequeue``); take each other channel's lock in turn
      and remove the remaining Sudogs (a waker that lost the claim already
@@ -40,13 +48,13 @@ unless it was claimed.  Nothing is woken with a lock held.
 
 State: none shared.  ``sel`` (the claim) is written by the winning waker
 under the claim, read by the selecting party after its wake; the Sudogs
-follow sudog.py's rules; the poll-order tables are read-only; ``P.sudogcache``
-is its owner M's only (a goroutine selects on its own P's M).
+follow sudog.py's rules; ``P.sudogcache`` is its owner M's only (a goroutine
+selects on its own P's M); ``G.selcache`` is its G's only, its lists are
+read-only once made.
 """
 
-import itertools
-from operator import attrgetter as _attrgetter, itemgetter as _itemgetter
 import random as _random
+from operator import attrgetter as _attrgetter, itemgetter as _itemgetter
 from types import MethodType as _MethodType
 from typing import Any
 
@@ -100,42 +108,13 @@ def _bad_case(i, case):
 
 _recv_f, _recv_ok_f, _send_f = Chan.recv, Chan.recv_ok, Chan.send
 _nrecv_f, _nrecv_ok_f, _nsend_f = _NilChan.recv, _NilChan.recv_ok, _NilChan.send
-_RECV_FS = frozenset({Chan.recv, Chan.recv_ok, _NilChan.recv, _NilChan.recv_ok})
-_SEND_FS = frozenset({Chan.send, _NilChan.send})
 _chan_of, _lock_of = _itemgetter(1), _attrgetter("_lock")
-_FUNC, _NONE = itertools.repeat("__func__"), itertools.repeat(None)   # getattr's 2nd and 3rd args
-
-
-def _check(cases):
-    """Validate every case; -> the index of the ``default`` case or -1.
-
-    Every case is checked before any is tried, even when an earlier one will
-    fire (Go rejects a malformed select at compile time).  Written flat, with
-    set membership instead of calls: it runs on every select.
-    """
-    dflt = -1
-    i = 0
-    for case in cases:
-        if type(case) is _MethodType:
-            if case.__func__ not in _RECV_FS:
-                raise _bad_case(i, case)
-        elif type(case) is tuple:
-            if (len(case) != 2 or type(case[0]) is not _MethodType
-                    or case[0].__func__ not in _SEND_FS):
-                raise _bad_case(i, case)
-        elif case is default:
-            if dflt >= 0:
-                raise TypeError("gpm.select: more than one default case")
-            dflt = i
-        else:
-            raise _bad_case(i, case)
-        i += 1
-    return dflt
 
 
 def _scases(cases, order):
-    """The cases that can fire, in poll ``order``: (kind, chan, value, index).
-    Nil-channel cases and ``default`` are left out (cases already checked)."""
+    """The cases that can fire, in ``order`` (of indices): (kind, chan, value,
+    index).  Nil-channel cases and ``default`` are left out (cases already
+    checked)."""
     out = []
     for j in order:
         case = cases[j]
@@ -158,29 +137,6 @@ def _result(kind, i, v, ok):
     if kind == _RECV_OK:
         return i, (v, ok)
     return i, None
-
-
-# Poll orders: every permutation of range(n) for small n, so one random
-# number picks a uniformly random order (same distribution as Go's
-# Fisher-Yates pollorder, at one rng call instead of n - 1).
-_PERMS: list[Any] = [None, None] + [list(itertools.permutations(range(n))) for n in range(2, 6)]
-_IDENTITY = [tuple(range(n)) for n in range(6)]
-
-
-def pollorder(n, rng):
-    """A uniformly random permutation of range(n) drawn from ``rng.random()``
-    (Go's pollorder): one draw for n < 6 (a table of all permutations), else
-    Fisher-Yates with n - 1 draws."""
-    if n < len(_PERMS):
-        if n < 2:
-            return _IDENTITY[n]
-        perms = _PERMS[n]
-        return perms[int(rng.random() * len(perms))]
-    order = list(range(n))
-    for k in range(n - 1, 0, -1):
-        j = int(rng.random() * (k + 1))
-        order[k], order[j] = order[j], order[k]
-    return order
 
 
 def select(*cases: Any) -> tuple[int, Any]:

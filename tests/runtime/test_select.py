@@ -13,7 +13,7 @@ import types
 import pytest
 
 import gpm
-from tests.support import Sudog, rchan, rlocks, rselect
+from tests.support import Sudog, rchan, rlocks
 
 
 def _select_sudog():
@@ -82,43 +82,7 @@ def test_close_wakes_only_claimable_select_sudogs():
     assert not ch._recvq
 
 
-# -- poll order ----------------------------------------------------------------
-
-@pytest.mark.parametrize("n", [2, 3, 5, 7])
-def test_pollorder_is_a_permutation_and_uniform(n):
-    rng = random.Random(12)
-    draws = 600 * n
-    first = collections.Counter()
-    for _ in range(draws):
-        order = list(rselect.pollorder(n, rng))
-        assert sorted(order) == list(range(n))
-        first[order[0]] += 1
-    # Each position leads draws/n times on average; allow +-30% (deterministic seed).
-    expect = draws / n
-    assert all(0.7 * expect <= first[i] <= 1.3 * expect for i in range(n)), first
-
-
-def test_pollorder_uses_one_draw_below_six_cases():
-    class Counting(random.Random):
-        calls = 0
-
-        def random(self):
-            Counting.calls += 1
-            return super().random()
-
-    rng = Counting(1)
-    rselect.pollorder(5, rng)
-    assert Counting.calls == 1
-    Counting.calls = 0
-    rselect.pollorder(7, rng)
-    assert Counting.calls == 6                        # Fisher-Yates: n - 1 draws
-
-
-def test_pollorder_of_zero_and_one():
-    rng = random.Random(0)
-    assert list(rselect.pollorder(0, rng)) == []
-    assert list(rselect.pollorder(1, rng)) == [0]
-
+# -- the choice among ready cases ------------------------------------------------
 
 @pytest.mark.parametrize("n", [3, 7])
 def test_select_chooses_uniformly_among_ready_cases(n):
