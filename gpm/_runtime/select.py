@@ -210,9 +210,11 @@ def select(*cases: Any) -> tuple[int, Any]:
             if rl is None:
                 j = r0
             else:
-                pp = getattr(getcurrent(), "pp", None)
-                if pp is not None:
-                    rng = pp.rng
+                gr = getcurrent()
+                if type(gr) is WorkerGreenlet:
+                    rng = gr.pp.rng
+                elif (pp := getattr(gr, "pp", None)) is not None:
+                    rng = pp.rng          # a scheduler greenlet (a timer callback)
                 else:
                     s = _current_sched()
                     rng = s.rng if s is not None and s.seed is not None else _random
