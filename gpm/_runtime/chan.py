@@ -56,7 +56,7 @@ Handoff rules:
 Nobody is ever woken, switched to, or called back with ``_lock`` held.
 
 Lock order (locks.py): channel locks, several only in select and then in
-ascending ``id()`` order, > the select claim lock (a trylock) and, for a
+ascending ``id()`` of the lock, > the select claim lock (a trylock) and, for a
 plain thread's first wait, > Sched.lock.  ``wake`` and ``goready`` run only
 after the channel lock is released.
 

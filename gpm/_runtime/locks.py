@@ -7,7 +7,7 @@ hold one lock at a time; the nestings the checker has seen are:
     Timer/Ticker _mu (gpm._time) > bg > rt          (a Timer made off-runtime starts one)
     Timer _mu > channel locks > Sched.lock > P.runq lock
     Timer _mu > P.timers lock, Note._mu              (modtimer)
-    channel locks (ascending channel id, select) > Sched.lock  (a plain thread's first wait)
+    channel locks (ascending lock id, select) > Sched.lock  (a plain thread's first wait)
     gpm.sync _mu, sema queues > Sched.lock, P.timers lock      (park; a timed wait arms a timer)
     Sched.allglock > Sched.lock, P.timers lock       (a plain thread's join, with a timeout)
     PollDesc.lock > Netpoll.lock / wlock, P.timers lock
@@ -53,7 +53,7 @@ __all__ = ["FT_NAP", "new_lock", "new_sema", "Note", "os_timeout", "RANKS", "Ran
 #
 # Every runtime mutex is made by ``new_lock(rank)``.  A thread may acquire a
 # lock only while every lock it already holds has a *lower* rank (a rank in
-# _MULTI may be held several times: channel locks, taken in ascending channel
+# _MULTI may be held several times: channel locks, taken in ascending lock
 # id by select).  Under GPM_DEBUG=lockrank=1 (read when this module is first
 # imported, so set it in the environment before ``import gpm``) every
 # acquisition is checked against this table and a violation is a fatal error
@@ -74,7 +74,7 @@ RANKS = {name: i for i, name in enumerate((
     "context",      # gpm.context Context._mu
     "sync",         # gpm.sync objects' _mu (wait queues park under it)
     "net",          # gpm.net Conn/Listener _lock
-    "chan",         # channel locks: several at once only in select, ascending channel id
+    "chan",         # channel locks: several at once only in select, ascending lock id
     "sema",         # runtime sema.py queues (parks under it)
     "allg",         # Sched.allglock: allgs, goids, G results/joiners (join parks under it)
     "glocal",       # gpm.local's _Impl.lock
