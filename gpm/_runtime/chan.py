@@ -187,10 +187,14 @@ def chanrecv(c, *, block=True):
     lock.acquire()
     q = c._sendq
     sg = None
-    if q:                                # dequeue(q), its first step written out (hot path)
+    if q:                                # dequeue(q), its first step and claim written out (hot path)
         sg = q.popleft()
-        if sg.isselect and not claim(sg):
-            sg = dequeue(q)
+        if sg.isselect:
+            sel = sg.sel
+            if sel[0].acquire(False):
+                sel[1] = sg
+            else:
+                sg = dequeue(q)
     buf = c._buf
     if sg is not None:                   # Go's recv(): a waiting sender
         if buf:                          # (full buffer: take its head, its value to the tail)
@@ -231,9 +235,15 @@ def send_poll(c, v):
     if c._closed:
         return CLOSED
     q = c._recvq
-    if q:                                # dequeue(q), its first step written out (hot path)
+    if q:                                # dequeue(q), its first step and claim written out (hot path)
         sg = q.popleft()
-        if not sg.isselect or claim(sg) or (sg := dequeue(q)) is not None:
+        if sg.isselect:
+            sel = sg.sel
+            if sel[0].acquire(False):
+                sel[1] = sg
+            else:
+                sg = dequeue(q)
+        if sg is not None:
             sg.elem = v
             return sg
     buf = c._buf

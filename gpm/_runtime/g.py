@@ -170,7 +170,7 @@ class G:
         self.locals = None            # gpm.local storage {_Impl: dict} (glocal.py), dropped at exit
         self.discarded = False        # still alive when its runtime stopped (Sched.discard)
         self.sudog = None             # the Sudog its channel ops reuse (sudog.park_on; the G's own)
-        self.selcache = None          # its last all-receive select's (cases, scases, lock order)
+        self.selcache = None          # its last all-receive select's (cases, scases, locks, unlock)
         #                               (select.py; the G's own, dropped at exit)
         self.waiting = None           # the Sudog it is parked in on a patched threading lock (Go's
         #                               gp.waiting; ``c`` names the lock): written by the G itself,

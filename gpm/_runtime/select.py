@@ -260,10 +260,10 @@ def select(*cases: Any) -> tuple[int, Any]:
                 sema = None
                 # The G's last all-receive select: its cases (bound methods
                 # compare by identity of __self__ and __func__, no user code)
-                # -> its scases and lock order, the common loop's select.
+                # -> its scases, lock order and their unlock, the common loop's select.
                 sc = gp.selcache
                 if sc is not None and not hassend and sc[0] == cases:
-                    scases, locks = sc[1], sc[2]
+                    scases, locks, unlock = sc[1], sc[2], sc[3]
             else:                         # before any lock: this raises on a scheduler greenlet
                 gp = cache = None
                 sema = current_waiter(gr).sema
@@ -275,8 +275,9 @@ def select(*cases: Any) -> tuple[int, Any]:
                 if len(locks) > 1:
                     locks = list({id(lk): lk for lk in locks}.values())   # distinct
                     locks.sort(key=id)
+                unlock = _MultiUnlock(locks)
                 if gp is not None and not hassend:
-                    gp.selcache = (cases, scases, locks)
+                    gp.selcache = (cases, scases, locks, unlock)
         for lk in locks:
             lk.acquire()
         for kind, c, _v, _i in scases:    # recv_ready / send_ready, written out
@@ -313,9 +314,9 @@ def select(*cases: Any) -> tuple[int, Any]:
         q.append(sg)
         sgs.append((sg, q, kind))
     if gp is not None:
-        _gopark(_MultiUnlock(locks), WaitReason.SELECT)
+        _gopark(unlock, WaitReason.SELECT)
     else:
-        sgs[0][0].block(_MultiUnlock(locks), WaitReason.SELECT)
+        sgs[0][0].block(unlock, WaitReason.SELECT)
 
     # Pass 3: dequeue the losers, one channel lock at a time.
     winner = sel[1]
