@@ -148,7 +148,7 @@ RESUME = """
     import json, sys, time, traceback
     import gpm
 
-    N = 300_000           # ~30-60 ms of work per hog: several slices
+    N = 2_000_000         # 100-400 ms of work per hog: 10+ slices (300_000 was ~15 ms on 3.13, too close to one 10 ms slice)
 
     def spin(n):
         x = 0
@@ -250,7 +250,7 @@ RESUME = """
 
 def test_preempted_frames_resume_correctly():
     out, _ = run_prog(RESUME)
-    expect = 300_000 * 299_999 // 2
+    expect = 2_000_000 * 1_999_999 // 2
     for name, r in out.items():
         assert r["preempted"] >= 1, f"{name} was never preempted: {r}"
         assert r["result"] == expect, name
@@ -270,7 +270,7 @@ def test_goroutines_of_waitgroup_and_group_are_preempted():
 
         def spin():
             x = 0
-            for i in range(300_000):
+            for i in range(2_000_000):
                 x += i
             return x
 
