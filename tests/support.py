@@ -127,6 +127,17 @@ def nfds():
     return len(os.listdir("/proc/self/fd"))
 
 
+def fd_table():
+    """{fd: what it points at} for this process (a failed fd-count check prints the difference)."""
+    out = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            out[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:                  # closed meanwhile (listdir's own fd among them)
+            pass
+    return out
+
+
 @pytest.fixture
 def fdcheck():
     """No fd leaks: the count of open fds is the same after the test."""

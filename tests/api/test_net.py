@@ -17,7 +17,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import gpm
 import gpm.net as net
-from tests.support import internal_g, nfds, wait_io
+from tests.support import fd_table, internal_g, nfds, wait_io
 
 
 def echo_server(ln):
@@ -90,6 +90,7 @@ NCONN = 1000
 def test_thousand_concurrent_connections(sizes):
     """1,000 connections open at once, each sending checked payloads of random sizes."""
     before = nfds()
+    table = fd_table()
     saved = _raise_nofile(2 * NCONN + 200)
 
     def main():
@@ -128,7 +129,10 @@ def test_thousand_concurrent_connections(sizes):
         assert gpm.run(main, procs=2) == []
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, saved)
-    assert nfds() == before
+    # Failed once (2026-12-02, full suite, randomize=1, procs=1, the first hypothesis example
+    # only: 15 fds after, 14 before): name the extra ones when it happens again.
+    after = fd_table()
+    assert nfds() == before, {fd: after[fd] for fd in after.keys() - table.keys()}
 
 
 def test_read_deadline(procs, fdcheck):
